@@ -17,8 +17,29 @@
 #include <string.h>
 #include <zlib.h>
 
-_Static_assert(sizeof(SHA_CTX) <= sizeof(((struct stun_key *)0)->inner),
-	       "stun_key too small for SHA_CTX");
+/* The chaining value after one block is all a resumed SHA-1 needs: SHA_CTX's fields are
+ * public in <openssl/sha.h>, so the state is rebuilt from it with the bit count of one
+ * 64-byte block. */
+static void ctx_save(uint32_t h[5], const SHA_CTX *c)
+{
+	h[0] = c->h0;
+	h[1] = c->h1;
+	h[2] = c->h2;
+	h[3] = c->h3;
+	h[4] = c->h4;
+}
+
+static inline void ctx_load(SHA_CTX *c, const uint32_t h[5])
+{
+	c->h0 = h[0];
+	c->h1 = h[1];
+	c->h2 = h[2];
+	c->h3 = h[3];
+	c->h4 = h[4];
+	c->Nl = SHA_CBLOCK * 8;
+	c->Nh = 0;
+	c->num = 0;
+}
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -42,17 +63,17 @@ int stun_key_init(struct stun_key *key, const void *secret, size_t len)
 		pad[i] = k[i] ^ 0x36;
 	SHA1_Init(&c);
 	SHA1_Update(&c, pad, SHA_CBLOCK);
-	memcpy(key->inner, &c, sizeof(c));
+	ctx_save(key->inner, &c);
 
 	for (int i = 0; i < SHA_CBLOCK; i++)
 		pad[i] = k[i] ^ 0x5c;
 	SHA1_Init(&c);
 	SHA1_Update(&c, pad, SHA_CBLOCK);
-	memcpy(key->outer, &c, sizeof(c));
+	ctx_save(key->outer, &c);
 
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(pad, sizeof(pad));
-	key->ready = 1;
+	OPENSSL_cleanse(&c, sizeof(c));
 	return 0;
 }
 
@@ -84,7 +105,7 @@ void stun_hmac_sha1(const struct stun_key *key, const void *p1, size_t l1, const
 	SHA_CTX c;
 	uint8_t inner[SHA_DIGEST_LENGTH];
 
-	memcpy(&c, key->inner, sizeof(c));
+	ctx_load(&c, key->inner);
 	if (l1)
 		SHA1_Update(&c, p1, l1);
 	if (l2)
@@ -92,7 +113,7 @@ void stun_hmac_sha1(const struct stun_key *key, const void *p1, size_t l1, const
 	if (l3)
 		SHA1_Update(&c, p3, l3);
 	SHA1_Final(inner, &c);
-	memcpy(&c, key->outer, sizeof(c));
+	ctx_load(&c, key->outer);
 	SHA1_Update(&c, inner, sizeof(inner));
 	SHA1_Final(out, &c);
 }
