@@ -1,0 +1,557 @@
+/* ICE agent tests: pairs of agents on the simulated network with a virtual clock. Each
+ * test asserts what a reader of RFC 8445, [MS-ICE] and seed 001's traces expects. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "simnet.h"
+
+#define MS(x) ((uint64_t)(x) * 1000)
+#define SEC(x) ((uint64_t)(x) * 1000000)
+
+struct pairsim {
+	struct simnet n;
+	struct sim_host a, b;
+};
+
+static struct pairsim *mk(enum sim_nat na, enum sim_nat nb, enum ice_dialect d, uint64_t seed)
+{
+	struct pairsim *s = calloc(1, sizeof(*s));
+	struct ice_config ca, cb;
+
+	sim_init(&s->n, seed);
+	sim_host_init(&s->a, na, "10.0.1.10", 5000, na ? "198.51.100.1" : NULL);
+	sim_host_init(&s->b, nb, "10.0.2.20", 6000, nb ? "198.51.100.2" : NULL);
+	s->n.h[0] = &s->a;
+	s->n.h[1] = &s->b;
+	sim_config(&s->n, &s->a, &ca, d, ICE_ROLE_CONTROLLING, "aaaa", "apassword-apassword-aa");
+	sim_config(&s->n, &s->b, &cb, d, ICE_ROLE_CONTROLLED, "bbbb", "bpassword-bpassword-bb");
+	ca.name = "A";
+	cb.name = "B";
+	assert_int_equal(ice_agent_init(&s->a.agent, &ca), 0);
+	assert_int_equal(ice_agent_init(&s->b.agent, &cb), 0);
+	if (getenv("ICE_TEST_TRACE"))
+		s->a.print_trace = s->b.print_trace = true;
+	return s;
+}
+
+static void go(struct pairsim *s, uint64_t until)
+{
+	sim_gather(&s->n, &s->a, 1, 5000);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_exchange(&s->n);
+	assert_int_equal(ice_agent_start(&s->a.agent, s->n.now), 0);
+	assert_int_equal(ice_agent_start(&s->b.agent, s->n.now), 0);
+	sim_run(&s->n, s->n.now + until);
+}
+
+static void assert_selected_match(struct pairsim *s)
+{
+	struct ice_addr al, ar, bl, br;
+
+	assert_int_equal(ice_agent_selected(&s->a.agent, 1, &al, &ar), 0);
+	assert_int_equal(ice_agent_selected(&s->b.agent, 1, &bl, &br), 0);
+	/* without NATs each side's remote is the other's local */
+	if (s->a.nat == SIM_NAT_NONE && s->b.nat == SIM_NAT_NONE) {
+		assert_true(ice_addr_eq(&al, &br));
+		assert_true(ice_addr_eq(&ar, &bl));
+	}
+}
+
+static void test_host_host(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 1);
+	uint64_t t0 = s->n.now;
+
+	(void)st;
+	go(s, MS(500));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	/* one round trip and a triggered check: a few Ta, well under 100 ms */
+	assert_true(s->a.completed_at - t0 < MS(100));
+	assert_true(s->b.completed_at - t0 < MS(100));
+	assert_selected_match(s);
+	assert_int_equal(ice_agent_warn(&s->a.agent), 0);
+	assert_true(sim_trace_has(&s->a, "ICE process complete, status=Success"));
+	assert_true(sim_trace_has(&s->a, "connectivity check SUCCESS"));
+	assert_true(sim_trace_has(&s->a, "ICE negotiation completed in 0."));
+	assert_int_equal(s->a.events[ICE_EV_COMPLETED], 1);
+	free(s);
+}
+
+static void test_two_components_regular(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 2);
+	struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+
+	(void)st;
+	ca.ncomp = cb.ncomp = 2;
+	ca.nomination = ICE_NOM_REGULAR;
+	ice_agent_init(&s->a.agent, &ca);
+	ice_agent_init(&s->b.agent, &cb);
+	sim_gather(&s->n, &s->a, 1, 5000);
+	sim_gather(&s->n, &s->a, 2, 5001);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_gather(&s->n, &s->b, 2, 6001);
+	sim_exchange(&s->n);
+	ice_agent_start(&s->a.agent, s->n.now);
+	ice_agent_start(&s->b.agent, s->n.now);
+	sim_run(&s->n, s->n.now + SEC(2));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	/* regular nomination waits for the nomination delay */
+	assert_true(s->a.completed_at - SEC(1) >= MS(400));
+	for (uint8_t c = 1; c <= 2; c++) {
+		struct ice_addr l, r;
+		assert_int_equal(ice_agent_selected(&s->b.agent, c, &l, &r), 0);
+		assert_int_equal(l.port, 6000 + c - 1);
+		assert_int_equal(r.port, 5000 + c - 1);
+	}
+	assert_int_equal(s->a.events[ICE_EV_SELECTED], 2);
+	free(s);
+}
+
+static void test_full_cone_srflx(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_FULL_CONE, SIM_NAT_PORT_RESTRICTED, ICE_DIALECT_RFC8445, 3);
+
+	(void)st;
+	go(s, SEC(10));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	free(s);
+}
+
+static void test_symmetric_vs_open(void **st)
+{
+	/* A behind a symmetric NAT: its srflx is useless, but B learns A's real mapping as a
+	 * peer-reflexive candidate from A's check and its triggered check goes through. */
+	struct pairsim *s = mk(SIM_NAT_SYMMETRIC, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 4);
+
+	(void)st;
+	go(s, SEC(10));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	assert_true(s->b.agent.stats.prflx_remote >= 1);
+	assert_true(sim_trace_has(&s->b, "peer-reflexive"));
+	free(s);
+}
+
+static void test_symmetric_vs_symmetric_fails(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_SYMMETRIC, SIM_NAT_SYMMETRIC, ICE_DIALECT_RFC8445, 5);
+	uint64_t t0 = s->n.now;
+
+	(void)st;
+	go(s, SEC(40));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_FAILED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_FAILED);
+	/* host pairs and NAT pairs both tried and failed: ICEWarn 0x20 | 0x40 */
+	assert_int_equal(ice_agent_warn(&s->a.agent) & 0x60, 0x60);
+	assert_int_equal(s->a.events[ICE_EV_FAILED], 1);
+	/* failure comes from the retransmission budget, not the 30 s guard */
+	assert_true(s->a.failed_at - t0 < SEC(12));
+	assert_true(sim_trace_has(&s->a, "STUN transaction has timed out"));
+	assert_true(sim_trace_has(&s->a, "ICE process complete, status=All ICE checklists failed"));
+	free(s);
+}
+
+static void test_loss_dup_reorder(void **st)
+{
+	(void)st;
+	for (uint64_t seed = 10; seed < 30; seed++) {
+		struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_PORT_RESTRICTED, ICE_DIALECT_RFC8445, seed);
+		s->n.loss_pct = 25;
+		s->n.dup_pct = 20;
+		s->n.reorder_pct = 30;
+		go(s, SEC(20));
+		assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+		assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+		free(s);
+	}
+}
+
+static void test_role_conflict(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 6);
+	struct ice_config cb = s->b.agent.cfg;
+
+	(void)st;
+	/* both think they are controlling */
+	cb.role = ICE_ROLE_CONTROLLING;
+	ice_agent_init(&s->b.agent, &cb);
+	go(s, SEC(2));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	assert_int_not_equal(ice_agent_role(&s->a.agent), ice_agent_role(&s->b.agent));
+	/* the one with the larger tie-breaker stays controlling */
+	if (s->a.agent.tie_breaker > s->b.agent.tie_breaker)
+		assert_int_equal(ice_agent_role(&s->a.agent), ICE_ROLE_CONTROLLING);
+	else
+		assert_int_equal(ice_agent_role(&s->b.agent), ICE_ROLE_CONTROLLING);
+	assert_true(s->a.events[ICE_EV_ROLE_CHANGED] + s->b.events[ICE_EV_ROLE_CHANGED] >= 1);
+	assert_selected_match(s);
+	free(s);
+}
+
+static void test_lite_peer(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 7);
+	struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+
+	(void)st;
+	/* A is lite and was even told to control: a lite agent is always controlled */
+	ca.lite = true;
+	cb.role = ICE_ROLE_CONTROLLED;
+	cb.nomination = ICE_NOM_REGULAR;
+	ice_agent_init(&s->a.agent, &ca);
+	ice_agent_init(&s->b.agent, &cb);
+	go(s, SEC(3));
+	assert_int_equal(ice_agent_role(&s->a.agent), ICE_ROLE_CONTROLLED);
+	assert_int_equal(ice_agent_role(&s->b.agent), ICE_ROLE_CONTROLLING);
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	/* the lite agent sends no checks of its own */
+	assert_int_equal(s->a.agent.stats.tx_checks, 0);
+	assert_true(s->a.agent.stats.tx_responses >= 1);
+	free(s);
+}
+
+static void test_consent_and_loss(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 8);
+	uint64_t t;
+
+	(void)st;
+	go(s, SEC(1));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	sim_run(&s->n, s->n.now + SEC(60));
+	/* RFC 7675: every 5 s +/- 20 %: 10 to 15 in a minute, and consent holds */
+	assert_in_range(s->a.agent.stats.tx_consent, 10, 15);
+	assert_int_equal(s->a.events[ICE_EV_CONSENT_LOST], 0);
+	/* B goes silent: A loses consent 30 s after the last answer */
+	s->b.down = true;
+	t = s->n.now;
+	sim_run(&s->n, s->n.now + SEC(40));
+	assert_int_equal(s->a.events[ICE_EV_CONSENT_LOST], 1);
+	assert_true(sim_trace_has(&s->a, "Consent to send lost"));
+	assert_true(s->a.agent.consent_ok_us[0] + SEC(30) > t - SEC(7));
+	free(s);
+}
+
+static void test_ms_ice2_legacy_fp_duplicates(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_MSICE2, 9);
+
+	(void)st;
+	go(s, SEC(2));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	assert_true(s->a.agent.peer_impl_version);
+	/* the first check went out twice (standard and legacy FINGERPRINT) */
+	assert_true(s->a.sent > s->a.agent.stats.tx_checks + s->a.agent.stats.tx_responses);
+	/* after completion MS-ICE2 keeps the binding with indications when media is silent */
+	sim_run(&s->n, s->n.now + SEC(45));
+	assert_true(s->a.agent.stats.tx_keepalives >= 2);
+	assert_int_equal(s->a.agent.stats.tx_consent, 0);
+	free(s);
+}
+
+static void test_ms_ice_timers(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_MSICE, 11);
+	uint64_t t0 = s->n.now;
+
+	(void)st;
+	go(s, SEC(12));
+	/* [MS-ICE] §3.1.6.2: 3 s after a request and a response came from the peer */
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	assert_in_range(s->a.completed_at - t0, SEC(3), SEC(3) + MS(200));
+	assert_int_equal(s->a.events[ICE_EV_FINAL_OFFER], 1);
+	assert_int_equal(s->b.events[ICE_EV_FINAL_OFFER], 0);
+	assert_selected_match(s);
+	/* keep-alive on the RTP component at most every 19 s, when media is silent */
+	sim_run(&s->n, s->n.now + SEC(40));
+	assert_in_range(s->a.agent.stats.tx_keepalives, 2, 3);
+	free(s);
+
+	/* unreachable peer: the phase lasts its full 10 s and the call fails */
+	s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_MSICE, 12);
+	s->b.down = true;
+	t0 = s->n.now;
+	go(s, SEC(15));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_FAILED);
+	/* every check ran out of retransmissions (about 6.3 s) before the 10 s limit */
+	assert_in_range(s->a.failed_at - t0, SEC(5), SEC(10));
+	assert_true(ice_agent_warn(&s->a.agent) & 0x20);
+	free(s);
+}
+
+static bool corrupt_mi(struct simnet *n, struct sim_pkt *p)
+{
+	(void)n;
+	/* an attacker who knows the framing: flip a byte of MESSAGE-INTEGRITY in requests to
+	 * B and fix FINGERPRINT up so that only the integrity check can catch it */
+	if (p->to.port == 6000 && p->len > 40 && p->data[0] == 0x00 && p->data[1] == 0x01) {
+		uint32_t crc;
+		p->data[p->len - 12] ^= 0xff;
+		crc = stun_crc32(p->data, p->len - 8u) ^ STUN_FP_XOR;
+		p->data[p->len - 4] = (uint8_t)(crc >> 24);
+		p->data[p->len - 3] = (uint8_t)(crc >> 16);
+		p->data[p->len - 2] = (uint8_t)(crc >> 8);
+		p->data[p->len - 1] = (uint8_t)crc;
+	}
+	return true;
+}
+
+static void test_integrity_failure(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 13);
+
+	(void)st;
+	s->n.tamper = corrupt_mi;
+	go(s, SEC(12));
+	/* B answered 431 and raised ICEWarn 0x400 */
+	assert_true(s->b.agent.stats.drop_integrity >= 1);
+	assert_true(s->b.agent.stats.tx_errors >= 1);
+	assert_true(ice_agent_warn(&s->b.agent) & 0x400);
+	assert_true(sim_trace_has(&s->b, "answered 431"));
+	assert_int_not_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	free(s);
+}
+
+static void test_unknown_username_and_garbage(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 14);
+	uint8_t buf[256], rbuf[256];
+	struct stun_builder b;
+	struct stun_key k;
+	struct ice_out reply = {.buf = rbuf, .cap = sizeof(rbuf)};
+	struct ice_addr l, r;
+	static const uint8_t tid[12] = {1};
+	int n;
+
+	(void)st;
+	go(s, MS(200));
+	l = s->b.agent.local[0].addr;
+	ice_addr_parse(&r, "192.0.2.99:9999");
+	stun_key_init(&k, "bpassword-bpassword-bb", 22);
+	/* wrong ufrag: silently dropped */
+	stun_build_init(&b, buf, sizeof(buf), 0x0001, tid, 0);
+	stun_build_str(&b, STUN_A_USERNAME, "zzzz:aaaa");
+	stun_build_u32(&b, ICE_A_PRIORITY, 1);
+	stun_build_integrity(&b, &k, STUN_MI_RFC);
+	stun_build_fingerprint(&b, false);
+	n = stun_build_finish(&b);
+	assert_int_equal(ice_agent_recv(&s->b.agent, s->n.now, &l, &r, buf, (size_t)n, &reply),
+			 ICE_RX_DROPPED);
+	assert_int_equal(s->b.agent.stats.drop_unknown_user, 1);
+	/* no MESSAGE-INTEGRITY: 401 */
+	stun_build_init(&b, buf, sizeof(buf), 0x0001, tid, 0);
+	stun_build_str(&b, STUN_A_USERNAME, "bbbb:aaaa");
+	n = stun_build_finish(&b);
+	assert_int_equal(ice_agent_recv(&s->b.agent, s->n.now, &l, &r, buf, (size_t)n, &reply),
+			 ICE_RX_REPLIED);
+	{
+		struct stun_msg m;
+		int code;
+		assert_int_equal(stun_parse(&m, rbuf, reply.len, 0), 0);
+		assert_int_equal(stun_msg_get_error(&m, &code, NULL, NULL), 0);
+		assert_int_equal(code, 401);
+	}
+	/* unknown comprehension-required attribute: 420 listing it */
+	stun_build_init(&b, buf, sizeof(buf), 0x0001, tid, 0);
+	stun_build_str(&b, STUN_A_USERNAME, "bbbb:aaaa");
+	stun_build_u32(&b, ICE_A_PRIORITY, 1);
+	stun_build_u32(&b, 0x0077, 1);
+	stun_build_integrity(&b, &k, STUN_MI_RFC);
+	n = stun_build_finish(&b);
+	assert_int_equal(ice_agent_recv(&s->b.agent, s->n.now, &l, &r, buf, (size_t)n, &reply),
+			 ICE_RX_REPLIED);
+	{
+		struct stun_msg m;
+		int code;
+		const uint8_t *u;
+		uint16_t ul;
+		assert_int_equal(stun_parse(&m, rbuf, reply.len, 0), 0);
+		assert_int_equal(stun_msg_get_error(&m, &code, NULL, NULL), 0);
+		assert_int_equal(code, 420);
+		assert_int_equal(stun_msg_get_bytes(&m, STUN_A_UNKNOWN_ATTRIBUTES, &u, &ul), 0);
+		assert_memory_equal(u, "\x00\x77", 2);
+		assert_int_equal(stun_msg_check_integrity(&m, &k, STUN_MI_RFC), 0);
+	}
+	/* media and garbage are not STUN; truncated STUN is a counted drop */
+	memset(buf, 0x80, 40);
+	assert_int_equal(ice_agent_recv(&s->b.agent, s->n.now, &l, &r, buf, 40, &reply),
+			 ICE_RX_NOT_STUN);
+	for (size_t len = 0; len < 20; len++)
+		ice_agent_recv(&s->b.agent, s->n.now, &l, &r, rbuf, len, &reply);
+	/* USERNAME claiming 16 bytes where 4 are left */
+	memcpy(buf, "\x00\x01\x00\x08\x21\x12\xa4\x42", 8);
+	memset(buf + 8, 0, 12);
+	memcpy(buf + 20, "\x00\x06\x00\x10" "abcd", 8);
+	assert_int_equal(ice_agent_recv(&s->b.agent, s->n.now, &l, &r, buf, 28, &reply),
+			 ICE_RX_DROPPED);
+	/* a request without USERNAME or MESSAGE-INTEGRITY gets an error, not a crash */
+	memcpy(buf, "\x00\x01\x00\x00", 4);
+	assert_int_equal(ice_agent_recv(&s->b.agent, s->n.now, &l, &r, buf, 20, &reply),
+			 ICE_RX_REPLIED);
+	/* a response nobody asked for */
+	stun_build_init(&b, buf, sizeof(buf), 0x0101, tid, 0);
+	n = stun_build_finish(&b);
+	assert_int_equal(ice_agent_recv(&s->b.agent, s->n.now, &l, &r, buf, (size_t)n, &reply),
+			 ICE_RX_DROPPED);
+	assert_true(s->b.agent.stats.drop_no_txn >= 1);
+	free(s);
+}
+
+static void test_early_request_replayed(void **st)
+{
+	/* B receives A's checks before it has A's candidates: it answers, caches, and once the
+	 * remote description arrives it pairs them up (RFC 8445 §7.3.1.4). */
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 15);
+
+	(void)st;
+	sim_gather(&s->n, &s->a, 1, 5000);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_exchange(&s->n);
+	/* B's view is reset: it knows nothing about A yet except credentials */
+	{
+		struct ice_config cb = s->b.agent.cfg;
+		ice_agent_init(&s->b.agent, &cb);
+		sim_gather(&s->n, &s->b, 1, 6000);
+		ice_agent_set_remote_credentials(&s->b.agent, "aaaa", "apassword-apassword-aa");
+	}
+	ice_agent_start(&s->a.agent, s->n.now);
+	sim_run(&s->n, s->n.now + MS(50));
+	assert_true(s->b.agent.stats.tx_responses >= 1);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_NEW);
+	ice_agent_end_of_candidates(&s->b.agent);
+	ice_agent_start(&s->b.agent, s->n.now);
+	sim_run(&s->n, s->n.now + SEC(2));
+	assert_true(sim_trace_has(&s->b, "Replaying early check"));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	free(s);
+}
+
+static void test_restart(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 16);
+
+	(void)st;
+	go(s, SEC(1));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_restart(&s->a.agent, s->n.now, "cccc", "cpassword-cpassword-cc"), 0);
+	assert_int_equal(ice_agent_restart(&s->b.agent, s->n.now, "dddd", "dpassword-dpassword-dd"), 0);
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_NEW);
+	assert_int_equal(s->a.agent.nlocal, 1);
+	sim_exchange(&s->n);
+	ice_agent_start(&s->a.agent, s->n.now);
+	ice_agent_start(&s->b.agent, s->n.now);
+	sim_run(&s->n, s->n.now + SEC(1));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	assert_string_equal(s->b.agent.rufrag, "cccc");
+	free(s);
+}
+
+static void test_caps_and_bad_input(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 17);
+	struct ice_agent *a = &s->a.agent;
+	struct ice_remote_cand rc = {.comp = 1, .type = ICE_CAND_HOST, .prio = 1};
+	struct ice_config bad;
+	int dropped = 0;
+
+	(void)st;
+	sim_gather(&s->n, &s->a, 1, 5000);
+	for (int i = 0; i < 100; i++) {
+		char ip[32];
+		snprintf(ip, sizeof(ip), "192.0.2.%d:%d", i % 250, 1000 + i);
+		ice_addr_parse(&rc.addr, ip);
+		if (ice_agent_add_remote(a, s->n.now, &rc) == ICE_E_FULL)
+			dropped++;
+	}
+	assert_int_equal(dropped, 100 - ICE_MAX_REMOTE);
+	assert_int_equal(a->stats.remote_cands_dropped, 100 - ICE_MAX_REMOTE);
+	ice_agent_set_remote_credentials(a, "bbbb", "x");
+	assert_int_equal(ice_agent_start(a, s->n.now), 0);
+	assert_true(a->npairs <= ICE_MAX_PAIRS);
+	/* bad arguments are refused, not trusted */
+	rc.comp = 3;
+	assert_int_equal(ice_agent_add_remote(a, s->n.now, &rc), ICE_E_INVAL);
+	rc.comp = 1;
+	rc.addr.port = 0;
+	assert_int_equal(ice_agent_add_remote(a, s->n.now, &rc), ICE_E_INVAL);
+	assert_int_equal(ice_agent_set_remote_credentials(a, "with:colon", "x"), ICE_E_INVAL);
+	assert_int_equal(ice_agent_start(a, s->n.now), ICE_E_STATE);
+	bad = a->cfg;
+	bad.ncomp = 3;
+	assert_int_equal(ice_agent_init(&s->b.agent, &bad), ICE_E_INVAL);
+	bad.ncomp = 1;
+	bad.rng = NULL;
+	assert_int_equal(ice_agent_init(&s->b.agent, &bad), ICE_E_INVAL);
+	assert_string_equal(ice_strerror(ICE_E_FULL), "capacity reached");
+	free(s);
+}
+
+static void test_priorities(void **st)
+{
+	(void)st;
+	/* RFC 8445 §5.1.2.1 host, component 1, max local preference */
+	assert_int_equal(ice_cand_priority(ICE_DIALECT_RFC8445, ICE_CAND_HOST, 65535, 1), 0x7effffff);
+	/* libnice OC2007R2 host priority seen on the wire (PEERS.md): 2028994815 */
+	assert_int_equal(ice_cand_priority(ICE_DIALECT_MSICE2, ICE_CAND_HOST, 0, 1), 2028994815u);
+	/* RFC 8445 §6.1.2.3 */
+	assert_true(ice_pair_priority(10, 20) == ((10ull << 32) + 40));
+	assert_true(ice_pair_priority(20, 10) == ((10ull << 32) + 40 + 1));
+}
+
+static void test_deterministic(void **st)
+{
+	/* the same seed gives the same run: counters and timings identical */
+	struct pairsim *x = mk(SIM_NAT_NONE, SIM_NAT_RESTRICTED, ICE_DIALECT_RFC8445, 99);
+	struct pairsim *y = mk(SIM_NAT_NONE, SIM_NAT_RESTRICTED, ICE_DIALECT_RFC8445, 99);
+
+	(void)st;
+	x->n.loss_pct = y->n.loss_pct = 10;
+	go(x, SEC(5));
+	go(y, SEC(5));
+	assert_true(x->a.completed_at == y->a.completed_at);
+	assert_int_equal(x->a.sent, y->a.sent);
+	assert_memory_equal(&x->a.agent.stats, &y->a.agent.stats, sizeof(struct ice_stats));
+	free(x);
+	free(y);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_priorities),
+		cmocka_unit_test(test_host_host),
+		cmocka_unit_test(test_two_components_regular),
+		cmocka_unit_test(test_full_cone_srflx),
+		cmocka_unit_test(test_symmetric_vs_open),
+		cmocka_unit_test(test_symmetric_vs_symmetric_fails),
+		cmocka_unit_test(test_loss_dup_reorder),
+		cmocka_unit_test(test_role_conflict),
+		cmocka_unit_test(test_lite_peer),
+		cmocka_unit_test(test_consent_and_loss),
+		cmocka_unit_test(test_ms_ice2_legacy_fp_duplicates),
+		cmocka_unit_test(test_ms_ice_timers),
+		cmocka_unit_test(test_integrity_failure),
+		cmocka_unit_test(test_unknown_username_and_garbage),
+		cmocka_unit_test(test_early_request_replayed),
+		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_caps_and_bad_input),
+		cmocka_unit_test(test_deterministic),
+	};
+	return cmocka_run_group_tests_name("ice_agent", tests, NULL, NULL);
+}
