@@ -1,6 +1,7 @@
 /* The ICE agent state machine: candidates, check list, checks and responses, nomination,
  * consent and keep-alives, for RFC 8445 and the two Microsoft dialects. No I/O, no heap. */
 #include "ice_agent.h"
+#include "ice_warn.h"
 
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -11,13 +12,13 @@
 #define NONE 0xff
 #define NEVER UINT64_MAX
 
-/* ICEWarn bits (seed 000, Lync resource kit) */
-#define WARN_LOCAL_FAILED 0x20u
-#define WARN_NAT_FAILED 0x40u
-#define WARN_TURN_FAILED 0x80u
-#define WARN_INTEGRITY 0x400u
-#define WARN_SEND_FAILED 0x2000u
-#define WARN_USE_CAND_FAILED 0x80000000u
+/* ICEWarn bits this agent can observe (seed 000) */
+#define WARN_LOCAL_FAILED ICE_WARN_LOCAL_CONNECTIVITY_FAILED
+#define WARN_NAT_FAILED ICE_WARN_UDP_NAT_FAILED
+#define WARN_TURN_FAILED ICE_WARN_UDP_TURN_FAILED
+#define WARN_INTEGRITY ICE_WARN_INTEGRITY_FAILED
+#define WARN_SEND_FAILED ICE_WARN_CHECK_SEND_FAILED
+#define WARN_USE_CAND_FAILED ICE_WARN_USE_CANDIDATE_FAILED
 
 /* RFC 8445 §5.1.2.2 recommended type preferences */
 static const uint8_t rfc_type_pref[] = {126, 100, 110, 0};
@@ -689,8 +690,10 @@ static void fail_agent(struct ice_agent *a, uint64_t now, const char *why)
 	update_warn(a);
 	if (tracing(a)) {
 		trace(a, now, "ICE process complete, status=%s", why);
-		trace(a, now, "ICE negotiation failed after %" PRIu64 ":%03" PRIu64 "s: %s (ICEWarn=0x%x)",
-		      el / 1000000, (el / 1000) % 1000, why, a->warn);
+		char w[256];
+		ice_warn_format(w, sizeof(w), a->warn);
+		trace(a, now, "ICE negotiation failed after %" PRIu64 ":%03" PRIu64 "s: %s (ICEWarn %s)",
+		      el / 1000000, (el / 1000) % 1000, why, w);
 	}
 	emit(a, ICE_EV_FAILED, 0, NONE);
 }
