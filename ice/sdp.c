@@ -491,7 +491,8 @@ int sdp_parse_candidate_n(struct sdp_candidate *c, const char *line, size_t len)
 	s = trim_line(line, len);
 	if (s.n > SDP_LINE_MAX)
 		return SDP_E_TOO_LONG;
-	if (s.n && memchr(s.p, 0, s.n))
+	/* RFC 8866 §9: byte-string excludes NUL, CR and LF */
+	if (s.n && (memchr(s.p, 0, s.n) || memchr(s.p, '\r', s.n) || memchr(s.p, '\n', s.n)))
 		return SDP_E_SYNTAX;
 	if (sl_prefix_ci(s, "a=")) {
 		s.p += 2;
@@ -527,7 +528,7 @@ bool sdp_candidate_eq(const struct sdp_candidate *a, const struct sdp_candidate 
 	    a->component != b->component || a->transport != b->transport ||
 	    a->tcptype != b->tcptype || a->type != b->type || a->form != b->form ||
 	    a->flags != b->flags || a->qvalue != b->qvalue || a->priority != b->priority ||
-	    a->n_ext != b->n_ext || a->ext_dropped != b->ext_dropped)
+	    a->n_ext != b->n_ext)
 		return false;
 	if (a->addr.port != b->addr.port)
 		return false;
@@ -863,7 +864,8 @@ int sdp_parse(struct sdp_session *s, const char *body, size_t len)
 		if (line.n == 0)
 			continue;
 		any = true;
-		if (line.n < 2 || line.p[1] != '=' || memchr(line.p, 0, line.n)) {
+		if (line.n < 2 || line.p[1] != '=' || memchr(line.p, 0, line.n) ||
+		    memchr(line.p, '\r', line.n)) {
 			record_error(s, SDP_E_SYNTAX, lineno);
 			continue;
 		}
@@ -1102,8 +1104,10 @@ int sdp_fmt_ice_media(char *buf, size_t len, const struct sdp_ice_media *m)
 		int rc;
 
 		outf(&o, "a=");
-		if ((rc = fmt_cand(&o, c, (enum sdp_form)c->form)))
+		if ((rc = fmt_cand(&o, c, (enum sdp_form)c->form))) {
+			buf[0] = 0;
 			return rc;
+		}
 		if ((c->flags & SDP_CAND_F_X_IPV6) && !o.over) {
 			/* [MS-SDPEXT] §3.1.5.21.2: rename the attribute, keep the value */
 			static const char x[] = "a=x-candidate-ipv6:";

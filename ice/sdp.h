@@ -218,7 +218,7 @@ int sdp_parse(struct sdp_session *s, const char *body, size_t len);
  *  (RFC 8839 §5.4: media-level credentials override session-level ones). */
 void sdp_ice_merge(struct sdp_ice_params *media, const struct sdp_ice_params *session);
 
-/** Same fields, same values (string fields compared as strings). */
+/** Same candidate: every field but the parse bookkeeping (ext_dropped). */
 bool sdp_candidate_eq(const struct sdp_candidate *a, const struct sdp_candidate *b);
 
 /**

@@ -568,6 +568,12 @@ static void test_hostile_lines(void **state)
 	/* NUL inside the given length */
 	assert_int_equal(sdp_parse_candidate_n(&c, nul, sizeof(nul) - 1), SDP_E_SYNTAX);
 	assert_int_equal(sdp_parse_candidate_n(&c, nul, strlen(nul)), 0);
+	/* a CR inside a line would make a token the emitter cannot write back */
+	assert_int_equal(sdp_parse_candidate(&c, "candidate:1 1 UDP 1 192.0.2.1 1 typ host ge\rn 0"), SDP_E_SYNTAX);
+	assert_int_equal(parse_str(&sess, "m=audio 1 RTP/AVP 0\na=x-candidate-info:1 network-type=W\rLAN\n"), 0);
+	assert_int_equal(sess.lines_skipped, 1);
+	assert_int_equal(sess.first_error, SDP_E_SYNTAX);
+	assert_int_equal(sess.media[0].ice.n_info, 0);
 	/* not NUL-terminated: only len bytes are read */
 	assert_int_equal(sdp_parse_candidate_n(&c, "candidate:1 1 UDP 1 192.0.2.1 12345 typ hostXXXX",
 					       strlen("candidate:1 1 UDP 1 192.0.2.1 12345 typ host")), 0);
