@@ -272,7 +272,7 @@ static int parse_transport(struct sl s, uint8_t *tp, uint8_t *tcptype)
 	} map[] = {
 		{ "UDP", SDP_TP_UDP, SDP_TCPTYPE_NONE },
 		{ "TCP", SDP_TP_TCP, SDP_TCPTYPE_NONE },
-		/* [MS-SDPEXT] §3.1.5.22: the TCP role travels in the transport token */
+		/* Microsoft: the TCP role travels in the transport token (see sdp.h) */
 		{ "TCP-ACT", SDP_TP_TCP_ACT, SDP_TCPTYPE_ACTIVE },
 		{ "TCP-PASS", SDP_TP_TCP_PASS, SDP_TCPTYPE_PASSIVE },
 		{ "TCP-SO", SDP_TP_TCP_SO, SDP_TCPTYPE_SO },

@@ -11,7 +11,9 @@
 
 /*
  * Capacities. Every structure here is caller-provided and fixed in size; the parser never
- * allocates. What does not fit is counted, never written past the end.
+ * allocates. What does not fit is counted, never written past the end. With these caps a
+ * candidate is about 1 KB, a media section 35 KB and a session 560 KB: parse into a reused
+ * scratch session (static or per worker), not onto a small stack.
  */
 #define SDP_FOUNDATION_MAX 32   /* RFC 8839 §5.1: foundation = 1*32ice-char */
 #define SDP_ID_MAX 64           /* room for a draft-06 candidate identifier (43 chars seen) */
@@ -66,9 +68,11 @@ enum sdp_transport {
 	SDP_TP_NONE = 0,
 	SDP_TP_UDP,
 	SDP_TP_TCP,       /* RFC 6544 "TCP" with tcptype; in draft-06, an actpass TCP candidate */
-	SDP_TP_TCP_ACT,   /* Microsoft token, [MS-SDPEXT] §3.1.5.22 */
-	SDP_TP_TCP_PASS,  /* Microsoft token */
-	SDP_TP_TCP_SO,    /* Microsoft-style spelling of RFC 6544 simultaneous-open */
+	/* Microsoft tokens carrying the TCP role (seen in Lync 2013 and Teams SDP, upper or lower
+	 * case; [MS-SDPEXT] §3.1.5.22 covers TCP candidates). */
+	SDP_TP_TCP_ACT,
+	SDP_TP_TCP_PASS,
+	SDP_TP_TCP_SO,    /* same spelling for RFC 6544 simultaneous-open; not seen on the wire */
 };
 
 enum sdp_tcptype {
