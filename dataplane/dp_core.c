@@ -1,0 +1,578 @@
+/* Per-core packet engine: classify, inline ICE, relay with header rewrite, ARP, timers.
+ * No locks, no heap, no syscalls, no logging per packet: drops are counted by reason. */
+#include "dp_core.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_pkt.h"
+#include "stun.h"
+
+const char *const dp_drop_names[DP_DROP_MAX] = {
+#define _(n, s) [DP_DROP_##n] = s,
+	foreach_dp_drop
+#undef _
+};
+
+static uint64_t leg_rng(void *ctx)
+{
+	uint64_t *s = ctx, x = *s;
+
+	/* xorshift64: reproducible from --seed, cheap, and only used for ids and jitter */
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static void trace_line(void *ctx, uint64_t now, const char *line)
+{
+	struct dp_core *c = ctx;
+	char *slot;
+
+	if (!c->trace)
+		return;
+	slot = c->trace[(c->trace_head + c->trace_len) % DP_TRACE_LINES];
+	snprintf(slot, DP_TRACE_LEN, "%" PRIu64 ".%06" PRIu64 " %s", now / 1000000, now % 1000000,
+		 line);
+	if (c->trace_len < DP_TRACE_LINES)
+		c->trace_len++;
+	else
+		c->trace_head = (c->trace_head + 1) % DP_TRACE_LINES;
+	if (c->trace_sink)
+		c->trace_sink(c->trace_ctx, slot);
+}
+
+int dp_core_init(struct dp_core *c, uint32_t ip, const uint8_t mac[6], uint32_t max_legs,
+		 uint64_t seed, void *(*alloc)(size_t n, size_t size), uint64_t now_us)
+{
+	memset(c, 0, sizeof(*c));
+	c->ip = ip;
+	memcpy(c->mac, mac, 6);
+	c->max_legs = max_legs;
+	c->seed = seed ? seed : 0x243f6a8885a308d3ull;
+	c->udp_csum = true;
+	c->legs = alloc(max_legs, sizeof(*c->legs));
+	c->port_map = alloc(65536, sizeof(*c->port_map));
+	c->tw_links = alloc(max_legs, sizeof(*c->tw_links));
+	c->rng = alloc(max_legs, sizeof(*c->rng));
+	c->trace = alloc(DP_TRACE_LINES, DP_TRACE_LEN);
+	if (!c->legs || !c->port_map || !c->tw_links || !c->rng || !c->trace)
+		return -ENOMEM;
+	dp_tw_init(&c->tw, c->tw_links, max_legs, now_us);
+	c->now = now_us;
+	return 0;
+}
+
+void dp_core_free(struct dp_core *c, void (*release)(void *))
+{
+	release(c->legs);
+	release(c->port_map);
+	release(c->tw_links);
+	release(c->rng);
+	release(c->trace);
+	c->legs = NULL;
+}
+
+int dp_core_find_leg(const struct dp_core *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->nlegs; i++)
+		if ((c->legs[i].flags & DP_LEG_USED) && !strcmp(c->legs[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+static void rearm(struct dp_core *c, uint32_t idx)
+{
+	struct dp_leg *l = &c->legs[idx];
+
+	if (l->flags & DP_LEG_ICE)
+		dp_tw_arm(&c->tw, idx, ice_agent_next_timeout(&l->agent));
+}
+
+int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t now)
+{
+	struct dp_leg *l;
+	uint32_t idx = c->nlegs;
+	struct ice_addr host;
+	int r;
+
+	if (idx == c->max_legs)
+		return -ENOSPC;
+	if (cfg->port == 0 || (!cfg->rtcp_mux && cfg->port == 65535))
+		return -EINVAL;
+	if (c->port_map[cfg->port] || (!cfg->rtcp_mux && c->port_map[cfg->port + 1]))
+		return -EADDRINUSE;
+	if (dp_core_find_leg(c, cfg->name) >= 0)
+		return -EEXIST;
+	l = &c->legs[idx];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "%s", cfg->name);
+	l->port = cfg->port;
+	l->ncomp = cfg->rtcp_mux ? 1 : 2;
+	l->peer = DP_NO_LEG;
+	l->id = idx;
+	l->flags = DP_LEG_USED | (cfg->rtcp_mux ? DP_LEG_MUX : 0) | (cfg->ice ? DP_LEG_ICE : 0) |
+		   (cfg->trace ? DP_LEG_TRACE : 0);
+	l->rtp.clock_hz = cfg->clock_hz ? cfg->clock_hz : 8000;
+	l->rtp.probation = 2;
+	for (int k = 0; k < 2; k++) {
+		l->media_remote[k] = cfg->default_remote[k];
+		l->media_state[k] = cfg->default_remote[k].family ? 1 : 0;
+	}
+	c->rng[idx] = c->seed ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
+	if (!c->rng[idx])
+		c->rng[idx] = 1;
+	if (cfg->ice) {
+		struct ice_config ic = cfg->ice_cfg;
+		ic.ncomp = l->ncomp;
+		ic.rng = leg_rng;
+		ic.rng_ctx = &c->rng[idx];
+		ic.name = l->name;
+		ic.trace = cfg->trace ? trace_line : NULL;
+		ic.trace_ctx = c;
+		r = ice_agent_init(&l->agent, &ic);
+		if (r)
+			return -EINVAL;
+		for (uint8_t comp = 1; comp <= l->ncomp; comp++) {
+			ice_addr_set_v4(&host, c->ip, (uint16_t)(cfg->port + comp - 1));
+			if (ice_agent_add_local(&l->agent, comp, ICE_CAND_HOST, &host, -1, 65535) < 0)
+				return -EINVAL;
+		}
+		if (cfg->rufrag[0] && ice_agent_set_remote_credentials(&l->agent, cfg->rufrag, cfg->rpwd))
+			return -EINVAL;
+		if (cfg->remote_lite)
+			ice_agent_set_remote_lite(&l->agent, true);
+	}
+	c->port_map[cfg->port] = idx + 1;
+	if (!cfg->rtcp_mux)
+		c->port_map[cfg->port + 1] = idx + 1;
+	c->nlegs++;
+	(void)now;
+	return (int)idx;
+}
+
+int dp_core_leg_add_remote(struct dp_core *c, uint32_t leg, const struct ice_remote_cand *rc,
+			   uint64_t now)
+{
+	int r;
+
+	if (leg >= c->nlegs || !(c->legs[leg].flags & DP_LEG_ICE))
+		return -EINVAL;
+	r = ice_agent_add_remote(&c->legs[leg].agent, now, rc);
+	rearm(c, leg);
+	return r < 0 ? (r == ICE_E_FULL ? -ENOSPC : -EINVAL) : 0;
+}
+
+int dp_core_pair(struct dp_core *c, uint32_t a, uint32_t b)
+{
+	if (a >= c->nlegs || b >= c->nlegs || a == b)
+		return -EINVAL;
+	c->legs[a].peer = b;
+	c->legs[b].peer = a;
+	return 0;
+}
+
+static void drain(struct dp_core *c, uint32_t idx, uint64_t now);
+
+int dp_core_start_leg(struct dp_core *c, uint32_t leg, uint64_t now)
+{
+	struct dp_leg *l;
+
+	if (leg >= c->nlegs)
+		return -EINVAL;
+	l = &c->legs[leg];
+	if (!(l->flags & DP_LEG_ICE))
+		return 0;
+	ice_agent_end_of_candidates(&l->agent);
+	if (ice_agent_start(&l->agent, now) < 0)
+		return -EINVAL;
+	drain(c, leg, now);
+	return 0;
+}
+
+void dp_core_arp_add(struct dp_core *c, uint32_t ip, const uint8_t mac[6])
+{
+	struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
+
+	e->ip = ip;
+	memcpy(e->mac, mac, 6);
+	e->used = 1;
+}
+
+static inline void arp_learn(struct dp_core *c, uint32_t ip, const uint8_t *mac)
+{
+	struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
+
+	if (e->used && e->ip == ip && !memcmp(e->mac, mac, 6))
+		return;
+	e->ip = ip;
+	memcpy(e->mac, mac, 6);
+	e->used = 1;
+	c->st.arp_learned++;
+}
+
+static inline const uint8_t *nexthop(const struct dp_core *c, uint32_t ip)
+{
+	const struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
+
+	if (e->used && e->ip == ip)
+		return e->mac;
+	return c->have_gw_mac ? c->gw_mac : NULL;
+}
+
+/* Send what the agent has queued, handle its events, re-arm its timer. */
+static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
+{
+	struct dp_leg *l = &c->legs[idx];
+	struct ice_out out = {.buf = c->scratch + DP_HDRS_LEN, .cap = sizeof(c->scratch) - DP_HDRS_LEN};
+	struct ice_event ev;
+
+	while (ice_agent_poll_transmit(&l->agent, now, &out) == 1) {
+		uint32_t dip = ice_addr_v4(&out.to);
+		const uint8_t *mac = nexthop(c, dip);
+		uint16_t n;
+
+		if (!mac || out.to.family != ICE_AF_INET) {
+			l->st.drops[DP_DROP_NO_NEXTHOP]++;
+			c->st.drops[DP_DROP_NO_NEXTHOP]++;
+			continue;
+		}
+		n = dp_build_udp4(c->scratch, mac, c->mac, c->ip, out.from.port, dip, out.to.port,
+				  (uint16_t)out.len, c->ip_id++, true);
+		l->st.pkts_out++;
+		l->st.bytes_out += n;
+		c->st.tx_generated++;
+		c->emit(c->emit_ctx, c->scratch, n);
+	}
+	while (ice_agent_poll_event(&l->agent, &ev)) {
+		l->ice_events++;
+		switch (ev.type) {
+		case ICE_EV_SELECTED: {
+			struct ice_addr loc, rem;
+			if (ice_agent_selected(&l->agent, ev.comp, &loc, &rem) == 0) {
+				l->media_remote[ev.comp - 1] = rem;
+				l->media_state[ev.comp - 1] = 2;
+			}
+			break;
+		}
+		case ICE_EV_COMPLETED:
+			c->st.ice_completed++;
+			l->ice_done_us = now;
+			break;
+		case ICE_EV_FAILED:
+			c->st.ice_failed++;
+			l->ice_done_us = now;
+			break;
+		case ICE_EV_CONSENT_LOST:
+			/* RFC 7675 §5.1: stop sending on that component */
+			c->st.consent_lost++;
+			if (ev.comp >= 1 && ev.comp <= 2)
+				l->media_state[ev.comp - 1] = 0;
+			break;
+		default:
+			break;
+		}
+	}
+	rearm(c, idx);
+}
+
+static void timer_fire(void *ctx, uint32_t idx, uint64_t now)
+{
+	struct dp_core *c = ctx;
+	struct dp_leg *l = &c->legs[idx];
+
+	c->st.timers_fired++;
+	/* what the timer sends is stamped with the tick's time, however the walk was split */
+	c->now = now;
+	ice_agent_handle_timeout(&l->agent, now);
+	drain(c, idx, now);
+}
+
+void dp_core_timers(struct dp_core *c, uint64_t now)
+{
+	dp_tw_advance(&c->tw, now, DP_TW_SLOTS, timer_fire, c);
+	c->now = now;
+}
+
+static inline enum dp_verdict drop(struct dp_core *c, struct dp_leg *l, enum dp_drop why)
+{
+	c->st.drops[why]++;
+	if (l)
+		l->st.drops[why]++;
+	return DP_VERDICT_DROP;
+}
+
+/* RFC 3550 A.1 sequence bookkeeping and A.8 interarrival jitter. */
+static void rtp_stats(struct dp_leg *l, const uint8_t *p, uint16_t len, uint64_t now)
+{
+	struct dp_rtp_stats *s = &l->rtp;
+	uint16_t seq;
+	uint32_t ssrc, ts, arrival;
+	int32_t transit, d;
+
+	if (len < 12)
+		return;
+	seq = dp_rd16(p + 2);
+	ts = dp_rd32(p + 4);
+	ssrc = dp_rd32(p + 8);
+	if (ssrc != s->ssrc || s->received == 0) {
+		s->ssrc = ssrc;
+		s->base_seq = seq;
+		s->max_seq = seq;
+		s->cycles = 0;
+		s->received = 0;
+		s->jitter = 0;
+		s->transit = 0;
+		s->bad_seq = 1u << 16 | 1; /* RTP_SEQ_MOD + 1 */
+	} else {
+		uint16_t udelta = (uint16_t)(seq - s->max_seq);
+		if (udelta < 3000) {
+			if (seq < s->max_seq)
+				s->cycles += 1u << 16;
+			s->max_seq = seq;
+		} else if (udelta <= 65535 - 100) {
+			/* a big jump: restart after two in sequence, as A.1 does */
+			if (seq == s->bad_seq) {
+				s->base_seq = seq;
+				s->max_seq = seq;
+				s->cycles = 0;
+				s->received = 0;
+			} else {
+				s->bad_seq = (uint32_t)(seq + 1) & 0xffff;
+				return;
+			}
+		}
+	}
+	s->received++;
+	arrival = (uint32_t)(now * s->clock_hz / 1000000);
+	transit = (int32_t)(arrival - ts);
+	if (s->received > 1) {
+		d = transit - s->transit;
+		if (d < 0)
+			d = -d;
+		s->jitter += (uint32_t)d - ((s->jitter + 8) >> 4);
+	}
+	s->transit = transit;
+}
+
+/* RFC 1624 incremental checksum: replace 16-bit word m by m2 in a checksummed block. */
+static inline uint16_t csum_replace(uint16_t hc, uint16_t m, uint16_t m2)
+{
+	uint32_t s = (uint16_t)~hc + (uint16_t)~m + (uint32_t)m2;
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static enum dp_verdict rx_arp(struct dp_core *c, uint8_t *f, uint16_t len)
+{
+	uint8_t *a = f + DP_ETH_LEN;
+	uint32_t sip, tip;
+
+	if (len < DP_ETH_LEN + 28 || dp_rd16(a) != 1 || dp_rd16(a + 2) != DP_ETHERTYPE_IP4 ||
+	    a[4] != 6 || a[5] != 4)
+		return drop(c, NULL, DP_DROP_ARP_OTHER);
+	sip = dp_rd32(a + 14);
+	tip = dp_rd32(a + 24);
+	if (tip != c->ip)
+		return drop(c, NULL, DP_DROP_ARP_OTHER);
+	arp_learn(c, sip, a + 8);
+	if (dp_rd16(a + 6) != 1) /* a reply: learned, nothing to send */
+		return DP_VERDICT_CONSUMED;
+	/* RFC 826: answer in place */
+	memcpy(f, a + 8, 6);
+	memcpy(f + 6, c->mac, 6);
+	dp_wr16(a + 6, 2);
+	memcpy(a + 18, a + 8, 6);
+	dp_wr32(a + 24, sip);
+	memcpy(a + 8, c->mac, 6);
+	dp_wr32(a + 14, c->ip);
+	c->st.arp_replies++;
+	return DP_VERDICT_TX;
+}
+
+enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t *lenp,
+			   uint16_t cap)
+{
+	uint16_t len = *lenp, ihl, tot, ulen, plen, dport, sport;
+	uint8_t *ip, *udp, *pay;
+	uint32_t sip, li;
+	struct dp_leg *l;
+	uint8_t comp, b0;
+
+	c->st.rx++;
+	c->now = now;
+	if (len < DP_ETH_LEN)
+		return drop(c, NULL, DP_DROP_NOT_IP);
+	switch (dp_rd16(f + 12)) {
+	case DP_ETHERTYPE_IP4:
+		break;
+	case DP_ETHERTYPE_ARP:
+		return rx_arp(c, f, len);
+	default:
+		return drop(c, NULL, DP_DROP_NOT_IP);
+	}
+	ip = f + DP_ETH_LEN;
+	if (len < DP_ETH_LEN + DP_IP4_LEN || (ip[0] >> 4) != 4)
+		return drop(c, NULL, DP_DROP_BAD_IP);
+	ihl = (uint16_t)((ip[0] & 0xf) * 4);
+	tot = dp_rd16(ip + 2);
+	if (ihl < DP_IP4_LEN || tot < ihl || tot > len - DP_ETH_LEN)
+		return drop(c, NULL, DP_DROP_BAD_IP);
+	if (dp_rd16(ip + 6) & 0x3fff)
+		return drop(c, NULL, DP_DROP_FRAGMENT);
+	if (ip[9] != 17)
+		return drop(c, NULL, DP_DROP_NOT_UDP);
+	if (dp_rd32(ip + 16) != c->ip)
+		return drop(c, NULL, DP_DROP_NOT_FOR_US);
+	udp = ip + ihl;
+	if (tot < ihl + DP_UDP_LEN)
+		return drop(c, NULL, DP_DROP_BAD_UDP);
+	ulen = dp_rd16(udp + 4);
+	if (ulen < DP_UDP_LEN || ulen > tot - ihl)
+		return drop(c, NULL, DP_DROP_BAD_UDP);
+	sip = dp_rd32(ip + 12);
+	sport = dp_rd16(udp);
+	dport = dp_rd16(udp + 2);
+	arp_learn(c, sip, f + 6);
+	li = c->port_map[dport];
+	if (!li)
+		return drop(c, NULL, DP_DROP_NO_LEG);
+	l = &c->legs[li - 1];
+	comp = (uint8_t)(dport - l->port + 1);
+	pay = udp + DP_UDP_LEN;
+	plen = (uint16_t)(ulen - DP_UDP_LEN);
+	l->st.pkts_in++;
+	l->st.bytes_in += len;
+	if (plen == 0)
+		return drop(c, l, DP_DROP_UNKNOWN_PAYLOAD);
+	b0 = pay[0];
+
+	/* RFC 7983 §7 demultiplexing on the first byte */
+	if (b0 <= 3) {
+		struct ice_addr local, remote;
+		struct ice_out reply = {.buf = c->reply, .cap = sizeof(c->reply)};
+		enum ice_rx r;
+
+		l->st.stun_in++;
+		if (!(l->flags & DP_LEG_ICE))
+			return drop(c, l, DP_DROP_STUN);
+		ice_addr_set_v4(&local, c->ip, dport);
+		ice_addr_set_v4(&remote, sip, sport);
+		r = ice_agent_recv(&l->agent, now, &local, &remote, pay, plen, &reply);
+		if (r == ICE_RX_REPLIED) {
+			uint8_t smac[6];
+			if (DP_HDRS_LEN + reply.len > cap) {
+				drain(c, li - 1, now);
+				return drop(c, l, DP_DROP_TOO_BIG);
+			}
+			memcpy(smac, f + 6, 6);
+			/* the answer goes back where the request came from, from the port it hit */
+			memcpy(f + DP_HDRS_LEN, c->reply, reply.len);
+			*lenp = dp_build_udp4(f, smac, c->mac, c->ip, dport, sip, sport,
+					      (uint16_t)reply.len, c->ip_id++, c->udp_csum);
+			l->st.pkts_out++;
+			l->st.bytes_out += *lenp;
+			drain(c, li - 1, now);
+			return DP_VERDICT_TX;
+		}
+		drain(c, li - 1, now);
+		if (r == ICE_RX_DROPPED)
+			return drop(c, l, DP_DROP_STUN);
+		return DP_VERDICT_CONSUMED;
+	}
+	if (b0 >= 128 && b0 <= 191) {
+		if (plen >= 2 && pay[1] >= 192 && pay[1] <= 223)
+			l->st.rtcp_in++; /* RFC 5761 §4: RTCP packet types */
+		else {
+			l->st.rtp_in++;
+			rtp_stats(l, pay, plen, now);
+		}
+	} else if (b0 >= 20 && b0 <= 63) {
+		l->st.dtls_in++; /* passed through to the peer leg untouched */
+	} else {
+		return drop(c, l, DP_DROP_UNKNOWN_PAYLOAD);
+	}
+
+	/* media: only from where this leg's media is expected */
+	{
+		uint8_t k = (uint8_t)(comp - 1);
+		struct ice_addr src;
+		ice_addr_set_v4(&src, sip, sport);
+		if (l->media_state[k] == 0 || !ice_addr_eq(&src, &l->media_remote[k])) {
+			bool ok = false;
+			if (l->flags & DP_LEG_ICE) {
+				/* a pair the agent validated may carry media before nomination */
+				for (unsigned i = 0; i < l->agent.npairs && !ok; i++) {
+					const struct ice_pair *p = &l->agent.pairs[i];
+					ok = (p->flags & ICE_PF_VALID) && p->comp == comp &&
+					     ice_addr_eq(&l->agent.remote[p->remote].addr, &src);
+				}
+			} else if (l->media_state[k] != 3) {
+				/* symmetric RTP: latch onto the first source */
+				l->media_remote[k] = src;
+				l->media_state[k] = 3;
+				ok = true;
+			}
+			if (!ok)
+				return drop(c, l, DP_DROP_WRONG_SOURCE);
+		}
+	}
+	if (l->peer == DP_NO_LEG)
+		return drop(c, l, DP_DROP_NO_PEER);
+	{
+		struct dp_leg *pl = &c->legs[l->peer];
+		uint8_t pk = (pl->flags & DP_LEG_MUX) ? 0 : (uint8_t)(comp - 1);
+		uint16_t oport = (uint16_t)(pl->port + pk);
+		const struct ice_addr *dst = &pl->media_remote[pk];
+		const uint8_t *mac;
+		uint32_t dip;
+		uint16_t hc;
+
+		if (!pl->media_state[pk] || dst->family != ICE_AF_INET)
+			return drop(c, l, DP_DROP_NO_PATH);
+		dip = ice_addr_v4(dst);
+		mac = nexthop(c, dip);
+		if (!mac)
+			return drop(c, l, DP_DROP_NO_NEXTHOP);
+		if (ihl != DP_IP4_LEN) {
+			/* IP options are not forwarded: close the gap */
+			memmove(f + DP_HDRS_LEN - DP_UDP_LEN, udp, ulen);
+			udp = f + DP_HDRS_LEN - DP_UDP_LEN;
+			ip[0] = 0x45;
+			tot = (uint16_t)(DP_IP4_LEN + ulen);
+			dp_wr16(ip + 2, tot);
+			ihl = DP_IP4_LEN;
+		}
+		memcpy(f, mac, 6);
+		memcpy(f + 6, c->mac, 6);
+		/* UDP checksum by RFC 1624 over the four changed words pairs; 0 stays 0 */
+		hc = dp_rd16(udp + 6);
+		if (hc) {
+			hc = csum_replace(hc, dp_rd16(ip + 12), (uint16_t)(c->ip >> 16));
+			hc = csum_replace(hc, dp_rd16(ip + 14), (uint16_t)c->ip);
+			hc = csum_replace(hc, dp_rd16(ip + 16), (uint16_t)(dip >> 16));
+			hc = csum_replace(hc, dp_rd16(ip + 18), (uint16_t)dip);
+			hc = csum_replace(hc, sport, oport);
+			hc = csum_replace(hc, dport, dst->port);
+			dp_wr16(udp + 6, hc ? hc : 0xffff);
+		}
+		dp_wr32(ip + 12, c->ip);
+		dp_wr32(ip + 16, dip);
+		ip[8] = 64; /* we are the media endpoint towards the peer, not a router */
+		dp_ip4_csum(ip);
+		dp_wr16(udp, oport);
+		dp_wr16(udp + 2, dst->port);
+		*lenp = (uint16_t)(DP_ETH_LEN + tot);
+		pl->st.pkts_out++;
+		pl->st.bytes_out += *lenp;
+		if (pl->flags & DP_LEG_ICE)
+			ice_agent_note_media_sent(&pl->agent, (uint8_t)(pk + 1), now);
+		return DP_VERDICT_TX;
+	}
+}

@@ -1,0 +1,714 @@
+/* icegw: the DPDK daemon. EAL and port set-up, one run-to-completion worker per lcore
+ * (rx burst, classify in dp_core, tx buffers drained on a TSC interval), telemetry, and
+ * the software mode where a pcap drives both the packets and the clock. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_net_crc.h>
+#include <rte_prefetch.h>
+#include <rte_telemetry.h>
+
+#include "dp_core.h"
+#include "dp_legs.h"
+#include "dp_pkt.h"
+#include "icegw_config.h"
+#include "ice_warn.h"
+
+#define BURST 32
+#define TX_DRAIN_US 100          /* l3fwd's BURST_TX_DRAIN_US */
+#define IDLE_POLLS_EOF 2000      /* software mode: this many empty polls = end of capture */
+
+struct opts {
+	const char *legs_path;
+	const char *trace_path;
+	const char *tx_capture;
+	uint32_t ip;
+	uint64_t seed;
+	uint32_t max_legs;
+	uint32_t linger_ms;
+	double duration_s;
+	bool pcap_clock;         /* software mode: time from packet timestamps */
+	bool pcap_clock_set;
+	bool quiet;
+};
+
+struct worker {
+	struct dp_core core;
+	uint16_t port, queue;
+	struct rte_mempool *pool;
+	struct rte_mbuf *tx[BURST];
+	uint16_t ntx;
+	uint64_t tx_dropped;
+	uint64_t last_drain_tsc;
+	pcap_dumper_t *cap;      /* --tx-capture: what was sent, stamped with the run's clock */
+	pcap_t *cap_pcap;
+	FILE *trace;
+	uint64_t first_us, last_us;
+	uint64_t rx_frames;
+	bool input_done;
+};
+
+static volatile bool stop;
+static struct opts O;
+static struct worker *W;         /* one worker for now (see docs/architecture.md) */
+static int ts_off = -1;
+static uint64_t ts_flag;
+static uint64_t tsc_hz;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = true;
+}
+
+static void *zalloc(size_t n, size_t size)
+{
+	return rte_zmalloc_socket("icegw", n * size, RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+}
+
+static void zfree(void *p)
+{
+	rte_free(p);
+}
+
+static uint64_t tsc_us(void)
+{
+	return rte_get_tsc_cycles() / (tsc_hz / 1000000);
+}
+
+static void tx_flush(struct worker *w)
+{
+	uint16_t sent;
+
+	if (!w->ntx)
+		return;
+	sent = rte_eth_tx_burst(w->port, w->queue, w->tx, w->ntx);
+	if (unlikely(sent < w->ntx)) {
+		/* the packet path never blocks: what cannot be sent is counted and freed */
+		w->tx_dropped += (uint64_t)(w->ntx - sent);
+		w->core.st.drops[DP_DROP_TX_FULL] += (uint64_t)(w->ntx - sent);
+		rte_pktmbuf_free_bulk(&w->tx[sent], w->ntx - sent);
+	}
+	w->core.st.tx += sent;
+	w->ntx = 0;
+}
+
+static void tx_capture(struct worker *w, const uint8_t *f, uint16_t len)
+{
+	struct pcap_pkthdr h;
+
+	if (!w->cap)
+		return;
+	h.ts.tv_sec = (time_t)(w->core.now / 1000000);
+	h.ts.tv_usec = (suseconds_t)(w->core.now % 1000000);
+	h.caplen = h.len = len;
+	pcap_dump((u_char *)w->cap, &h, f);
+}
+
+static void tx_enqueue(struct worker *w, struct rte_mbuf *m)
+{
+	tx_capture(w, rte_pktmbuf_mtod(m, const uint8_t *), (uint16_t)rte_pktmbuf_data_len(m));
+	w->tx[w->ntx++] = m;
+	if (w->ntx == BURST)
+		tx_flush(w);
+}
+
+/* Frames the core makes itself: a fresh mbuf each (from the pool, not the heap). */
+static void emit(void *ctx, const uint8_t *frame, uint16_t len)
+{
+	struct worker *w = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+	char *d;
+
+	if (unlikely(!m)) {
+		w->core.st.drops[DP_DROP_TX_FULL]++;
+		return;
+	}
+	d = rte_pktmbuf_append(m, len);
+	if (unlikely(!d)) {
+		rte_pktmbuf_free(m);
+		w->core.st.drops[DP_DROP_TX_FULL]++;
+		return;
+	}
+	memcpy(d, frame, len);
+	tx_enqueue(w, m);
+}
+
+static void trace_to_file(void *ctx, const char *line)
+{
+	struct worker *w = ctx;
+
+	if (w->trace)
+		fprintf(w->trace, "%s\n", line);
+}
+
+static inline uint64_t pkt_time_us(const struct rte_mbuf *m, uint64_t fallback)
+{
+	if (ts_off >= 0 && (m->ol_flags & ts_flag))
+		/* net_pcap hands the capture's timestamp in nanoseconds */
+		return *RTE_MBUF_DYNFIELD(m, ts_off, const rte_mbuf_timestamp_t *) / 1000;
+	return fallback;
+}
+
+static inline void handle(struct worker *w, struct rte_mbuf *m, uint64_t now)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint16_t len = rte_pktmbuf_data_len(m);
+	uint16_t cap = (uint16_t)(rte_pktmbuf_tailroom(m) + len);
+	enum dp_verdict v;
+
+	if (unlikely(m->nb_segs != 1)) {
+		w->core.st.drops[DP_DROP_TOO_BIG]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	v = dp_core_rx(&w->core, now, f, &len, cap);
+	if (v == DP_VERDICT_TX) {
+		m->data_len = len;
+		m->pkt_len = len;
+		tx_enqueue(w, m);
+	} else {
+		rte_pktmbuf_free(m);
+	}
+}
+
+static int worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct rte_mbuf *pkts[BURST];
+	uint64_t drain_tsc = (tsc_hz + 999999) / 1000000 * TX_DRAIN_US;
+	uint64_t end_tsc = O.duration_s > 0 ? rte_get_tsc_cycles() + (uint64_t)(O.duration_s * (double)tsc_hz) : 0;
+	unsigned idle = 0;
+
+	while (!stop) {
+		uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, BURST);
+		uint64_t now;
+
+		if (O.pcap_clock) {
+			if (n == 0) {
+				if (++idle >= IDLE_POLLS_EOF) {
+					/* the capture is over: let the timers play out in capture time */
+					dp_core_timers(&w->core, w->last_us + (uint64_t)O.linger_ms * 1000);
+					w->core.now = w->last_us + (uint64_t)O.linger_ms * 1000;
+					tx_flush(w);
+					w->input_done = true;
+					break;
+				}
+				continue;
+			}
+			idle = 0;
+			for (uint16_t i = 0; i < n; i++) {
+				now = pkt_time_us(pkts[i], w->last_us);
+				if (now < w->last_us)
+					now = w->last_us; /* a capture that steps back in time */
+				if (!w->first_us)
+					w->first_us = now;
+				w->last_us = now;
+				dp_core_timers(&w->core, now);
+				w->core.now = now;
+				w->rx_frames++;
+				handle(w, pkts[i], now);
+			}
+			tx_flush(w);
+			continue;
+		}
+
+		now = tsc_us();
+		dp_core_timers(&w->core, now);
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			w->rx_frames++;
+			handle(w, pkts[i], now);
+		}
+		{
+			uint64_t t = rte_get_tsc_cycles();
+			if (t - w->last_drain_tsc > drain_tsc) {
+				tx_flush(w);
+				w->last_drain_tsc = t;
+			}
+			if (end_tsc && t > end_tsc)
+				break;
+		}
+	}
+	tx_flush(w);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ telemetry */
+
+static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct dp_core_stats *s = &W->core.st;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "rx", s->rx);
+	rte_tel_data_add_dict_u64(d, "tx", s->tx);
+	rte_tel_data_add_dict_u64(d, "tx_generated", s->tx_generated);
+	rte_tel_data_add_dict_u64(d, "legs", W->core.nlegs);
+	rte_tel_data_add_dict_u64(d, "ice_completed", s->ice_completed);
+	rte_tel_data_add_dict_u64(d, "ice_failed", s->ice_failed);
+	rte_tel_data_add_dict_u64(d, "consent_lost", s->consent_lost);
+	rte_tel_data_add_dict_u64(d, "arp_replies", s->arp_replies);
+	for (int i = 0; i < DP_DROP_MAX; i++) {
+		char k[48];
+		snprintf(k, sizeof(k), "drop_%d", i);
+		rte_tel_data_add_dict_u64(d, k, s->drops[i]);
+	}
+	return 0;
+}
+
+static int tel_legs(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	for (uint32_t i = 0; i < W->core.nlegs; i++)
+		rte_tel_data_add_array_string(d, W->core.legs[i].name);
+	return 0;
+}
+
+static const char *state_name(const struct dp_leg *l)
+{
+	if (!(l->flags & DP_LEG_ICE))
+		return "no-ice";
+	switch (ice_agent_state(&l->agent)) {
+	case ICE_STATE_NEW: return "new";
+	case ICE_STATE_RUNNING: return "running";
+	case ICE_STATE_COMPLETED: return "completed";
+	default: return "failed";
+	}
+}
+
+static int tel_leg(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int i;
+	const struct dp_leg *l;
+	char a[ICE_ADDR_STRLEN];
+
+	(void)cmd;
+	if (!params || (i = dp_core_find_leg(&W->core, params)) < 0)
+		return -1;
+	l = &W->core.legs[i];
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "name", l->name);
+	rte_tel_data_add_dict_u64(d, "port", l->port);
+	rte_tel_data_add_dict_string(d, "ice_state", state_name(l));
+	rte_tel_data_add_dict_u64(d, "icewarn", ice_agent_warn(&l->agent));
+	rte_tel_data_add_dict_string(d, "media_remote", ice_addr_fmt(&l->media_remote[0], a, sizeof(a)));
+	rte_tel_data_add_dict_u64(d, "pkts_in", l->st.pkts_in);
+	rte_tel_data_add_dict_u64(d, "pkts_out", l->st.pkts_out);
+	rte_tel_data_add_dict_u64(d, "rtp_in", l->st.rtp_in);
+	rte_tel_data_add_dict_u64(d, "stun_in", l->st.stun_in);
+	rte_tel_data_add_dict_u64(d, "rtp_received", l->rtp.received);
+	rte_tel_data_add_dict_u64(d, "rtp_jitter_ts", l->rtp.jitter >> 4);
+	return 0;
+}
+
+static int tel_lcores(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "workers", 1);
+	rte_tel_data_add_dict_u64(d, "lcore", rte_get_main_lcore());
+	rte_tel_data_add_dict_u64(d, "rx_frames", W->rx_frames);
+	rte_tel_data_add_dict_u64(d, "timers_armed", W->core.tw.armed);
+	rte_tel_data_add_dict_u64(d, "timers_fired", W->core.st.timers_fired);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ report */
+
+static void report(const struct worker *w)
+{
+	const struct dp_core *c = &w->core;
+	char a[ICE_ADDR_STRLEN], b[ICE_ADDR_STRLEN], warn[256];
+
+	printf("\n== icegw session report (%s mode)\n", O.pcap_clock ? "software/pcap" : "live");
+	if (O.pcap_clock && w->last_us >= w->first_us)
+		printf("   %" PRIu64 " frames in over %.3f s of capture time\n", w->rx_frames,
+		       (double)(w->last_us - w->first_us) / 1e6);
+	printf("   rx %" PRIu64 "  tx %" PRIu64 " (of which generated by ICE %" PRIu64
+	       ")  ARP replies %" PRIu64 "\n",
+	       c->st.rx, c->st.tx, c->st.tx_generated, c->st.arp_replies);
+	printf("   ICE: %" PRIu64 " legs completed, %" PRIu64 " failed, %" PRIu64 " consent lost\n\n",
+	       c->st.ice_completed, c->st.ice_failed, c->st.consent_lost);
+	for (uint32_t i = 0; i < c->nlegs; i++) {
+		const struct dp_leg *l = &c->legs[i];
+		const struct ice_agent *ag = &l->agent;
+
+		printf("leg %-10s port %u%s  peer %s\n", l->name, l->port,
+		       (l->flags & DP_LEG_MUX) ? " (rtcp-mux)" : "",
+		       l->peer != DP_NO_LEG ? c->legs[l->peer].name : "-");
+		if (l->flags & DP_LEG_ICE) {
+			ice_warn_format(warn, sizeof(warn), ice_agent_warn(ag));
+			printf("  ICE %s %s%s, role %s: %s", ice_dialect_name(ag->cfg.dialect),
+			       ag->cfg.lite ? "lite" : "full", "",
+			       ice_agent_role(ag) == ICE_ROLE_CONTROLLING ? "controlling" : "controlled",
+			       state_name(l));
+			if (l->ice_done_us && ag->start_us)
+				printf(" after %.3f s", (double)(l->ice_done_us - ag->start_us) / 1e6);
+			printf("; ICEWarn %s\n", warn);
+			for (uint8_t comp = 1; comp <= l->ncomp; comp++) {
+				struct ice_addr lo, re;
+				if (ice_agent_selected(ag, comp, &lo, &re) == 0)
+					printf("  selected [%u] %s <-> %s\n", comp,
+					       ice_addr_fmt(&lo, a, sizeof(a)), ice_addr_fmt(&re, b, sizeof(b)));
+			}
+			printf("  checks sent %u (+%u retransmitted), answered %u, errors sent %u, "
+			       "consent %u, keep-alives %u\n",
+			       ag->stats.tx_checks, ag->stats.tx_retrans, ag->stats.tx_responses,
+			       ag->stats.tx_errors, ag->stats.tx_consent, ag->stats.tx_keepalives);
+		} else {
+			printf("  no ICE; media %s %s\n", l->media_state[0] == 3 ? "latched to" : "to",
+			       ice_addr_fmt(&l->media_remote[0], a, sizeof(a)));
+		}
+		printf("  in %" PRIu64 " pkts %" PRIu64 " bytes (RTP %" PRIu64 ", RTCP %" PRIu64
+		       ", STUN %" PRIu64 ", DTLS %" PRIu64 "), out %" PRIu64 " pkts %" PRIu64 " bytes\n",
+		       l->st.pkts_in, l->st.bytes_in, l->st.rtp_in, l->st.rtcp_in, l->st.stun_in,
+		       l->st.dtls_in, l->st.pkts_out, l->st.bytes_out);
+		if (l->rtp.received) {
+			uint32_t ext_max = l->rtp.cycles + l->rtp.max_seq;
+			int64_t expected = (int64_t)ext_max - (int64_t)l->rtp.base_seq + 1;
+			int64_t lost = expected - (int64_t)l->rtp.received;
+			printf("  RTP ssrc 0x%08x: received %u, expected %" PRId64 ", lost %" PRId64
+			       ", jitter %.2f ms\n",
+			       l->rtp.ssrc, l->rtp.received, expected, lost < 0 ? 0 : lost,
+			       (double)(l->rtp.jitter >> 4) * 1000.0 / l->rtp.clock_hz);
+		}
+		for (int k = 0; k < DP_DROP_MAX; k++)
+			if (l->st.drops[k])
+				printf("  dropped %" PRIu64 ": %s\n", l->st.drops[k], dp_drop_names[k]);
+	}
+	{
+		bool any = false;
+		for (int k = 0; k < DP_DROP_MAX; k++)
+			if (c->st.drops[k]) {
+				if (!any)
+					printf("\ngateway drops by reason:\n");
+				any = true;
+				printf("  %-8" PRIu64 " %s\n", c->st.drops[k], dp_drop_names[k]);
+			}
+	}
+	if (w->tx_dropped)
+		printf("tx dropped (queue full): %" PRIu64 "\n", w->tx_dropped);
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: icegw [EAL options] -- [options]\n"
+		"The icegw media gateway dataplane.\n\n"
+		"  --legs FILE         legs to provision ([gateway] and [leg NAME] sections)\n"
+		"  --ip A.B.C.D        gateway address on the port (overrides [gateway] ip)\n"
+		"  --seed N            seed of every random choice (transaction ids, jitter)\n"
+		"  --pcap-clock        take time from packet timestamps (default with net_pcap rx)\n"
+		"  --live-clock        take time from the TSC even on a pcap port\n"
+		"  --linger-ms N       software mode: run timers N ms past the last packet (2000)\n"
+		"  --trace FILE        write the pjnath-style ICE trace of traced legs to FILE\n"
+		"  --tx-capture FILE   write what is sent to FILE, stamped with the run's clock\n"
+		"  --duration S        live mode: stop after S seconds\n"
+		"  --max-legs N        legs per worker (default 65536)\n"
+		"  --quiet             no session report at the end\n"
+		"  --help, --version\n");
+}
+
+static int parse_opts(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"legs", required_argument, NULL, 'l'},
+		{"ip", required_argument, NULL, 'i'},
+		{"seed", required_argument, NULL, 's'},
+		{"pcap-clock", no_argument, NULL, 'P'},
+		{"live-clock", no_argument, NULL, 'L'},
+		{"linger-ms", required_argument, NULL, 'g'},
+		{"trace", required_argument, NULL, 't'},
+		{"tx-capture", required_argument, NULL, 'c'},
+		{"duration", required_argument, NULL, 'd'},
+		{"max-legs", required_argument, NULL, 'm'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	char *end;
+
+	O.max_legs = 65536;
+	O.linger_ms = 2000;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'l': O.legs_path = optarg; break;
+		case 'i': {
+			struct ice_addr a;
+			if (ice_addr_parse(&a, optarg) || a.family != ICE_AF_INET || a.port) {
+				fprintf(stderr, "icegw: --ip: '%s' is not an IPv4 address\n", optarg);
+				return -1;
+			}
+			O.ip = ice_addr_v4(&a);
+			break;
+		}
+		case 's':
+			errno = 0;
+			O.seed = strtoull(optarg, &end, 0);
+			if (errno || *end) {
+				fprintf(stderr, "icegw: --seed: '%s' is not a number\n", optarg);
+				return -1;
+			}
+			break;
+		case 'P': O.pcap_clock = true; O.pcap_clock_set = true; break;
+		case 'L': O.pcap_clock = false; O.pcap_clock_set = true; break;
+		case 'g': {
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || v > 3600000) {
+				fprintf(stderr, "icegw: --linger-ms: '%s' must be 0-3600000\n", optarg);
+				return -1;
+			}
+			O.linger_ms = (uint32_t)v;
+			break;
+		}
+		case 't': O.trace_path = optarg; break;
+		case 'c': O.tx_capture = optarg; break;
+		case 'd':
+			O.duration_s = strtod(optarg, &end);
+			if (*end || O.duration_s <= 0 || O.duration_s > 1e7) {
+				fprintf(stderr, "icegw: --duration: '%s' must be seconds > 0\n", optarg);
+				return -1;
+			}
+			break;
+		case 'm': {
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || v == 0 || v > 4000000) {
+				fprintf(stderr, "icegw: --max-legs: '%s' must be 1-4000000\n", optarg);
+				return -1;
+			}
+			O.max_legs = (uint32_t)v;
+			break;
+		}
+		case 'q': O.quiet = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("icegw %s\n", ICEGW_VERSION); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "icegw: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int port_init(struct worker *w, uint16_t port)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	struct rte_ether_addr mac;
+	int r;
+
+	memset(&conf, 0, sizeof(conf));
+	r = rte_eth_dev_info_get(port, &info);
+	if (r)
+		return r;
+	if (O.pcap_clock && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+	/* checksums are computed in software (relay updates them incrementally, RFC 1624) */
+	w->core.udp_csum = true;
+	r = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (r)
+		return r;
+	r = rte_eth_rx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), NULL, w->pool);
+	if (r)
+		return r;
+	r = rte_eth_tx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), NULL);
+	if (r)
+		return r;
+	r = rte_eth_dev_start(port);
+	if (r)
+		return r;
+	rte_eth_promiscuous_enable(port);
+	rte_eth_macaddr_get(port, &mac);
+	memcpy(w->core.mac, mac.addr_bytes, 6);
+	ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+	r = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+	ts_flag = r >= 0 ? RTE_BIT64(r) : 0;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct dp_legs legs;
+	char err[512];
+	int r, rc = 0;
+	uint16_t port = 0;
+	struct rte_eth_dev_info info;
+	uint8_t zero_mac[6] = {0};
+
+	r = rte_eal_init(argc, argv);
+	if (r < 0) {
+		fprintf(stderr, "icegw: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	argc -= r;
+	argv += r;
+	argv[0] = (char *)"icegw";
+	if (parse_opts(argc, argv) < 0) {
+		rte_eal_cleanup();
+		return 64;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	tsc_hz = rte_get_tsc_hz();
+	if (rte_eth_dev_count_avail() == 0) {
+		fprintf(stderr, "icegw: no DPDK port; give one with --vdev (e.g. net_pcap0,rx_pcap=IN,tx_pcap=OUT)\n");
+		rte_eal_cleanup();
+		return 1;
+	}
+	if (rte_eth_dev_info_get(port, &info) == 0 && !O.pcap_clock_set)
+		O.pcap_clock = info.driver_name && strstr(info.driver_name, "pcap") != NULL;
+
+	memset(&legs, 0, sizeof(legs));
+	if (O.legs_path && dp_legs_load(O.legs_path, &legs, err, sizeof(err)) < 0) {
+		fprintf(stderr, "icegw: %s\n", err);
+		rte_eal_cleanup();
+		return 1;
+	}
+	if (!O.ip)
+		O.ip = legs.ip;
+	if (!O.seed)
+		O.seed = legs.seed;
+	if (!O.ip) {
+		fprintf(stderr, "icegw: no gateway address: give --ip or 'ip =' in [gateway]\n");
+		dp_legs_free(&legs);
+		rte_eal_cleanup();
+		return 64;
+	}
+
+	W = rte_zmalloc("worker", sizeof(*W), RTE_CACHE_LINE_SIZE);
+	if (!W) {
+		fprintf(stderr, "icegw: out of memory\n");
+		return 1;
+	}
+	W->pool = rte_pktmbuf_pool_create("mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					  (int)rte_socket_id());
+	if (!W->pool) {
+		fprintf(stderr, "icegw: mbuf pool: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	if (dp_core_init(&W->core, O.ip, zero_mac, O.max_legs, O.seed, zalloc, 0) < 0) {
+		fprintf(stderr, "icegw: cannot allocate %u legs\n", O.max_legs);
+		return 1;
+	}
+	W->core.emit = emit;
+	W->core.emit_ctx = W;
+	r = port_init(W, port);
+	if (r) {
+		fprintf(stderr, "icegw: port %u: %s\n", port, rte_strerror(-r));
+		return 1;
+	}
+	if (O.pcap_clock && ts_off < 0) {
+		fprintf(stderr, "icegw: the port gives no packet timestamps; use --live-clock\n");
+		return 1;
+	}
+	/* FINGERPRINT on the dataplane: DPDK's CRC-32 (SSE4.2 / AVX-512 where present) */
+	rte_net_crc_set_alg(RTE_NET_CRC_AVX512);
+	if (O.trace_path) {
+		W->trace = fopen(O.trace_path, "w");
+		if (!W->trace) {
+			fprintf(stderr, "icegw: --trace %s: %s\n", O.trace_path, strerror(errno));
+			return 1;
+		}
+		W->core.trace_sink = trace_to_file;
+		W->core.trace_ctx = W;
+	}
+	if (O.tx_capture) {
+		W->cap_pcap = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535,
+								    PCAP_TSTAMP_PRECISION_MICRO);
+		W->cap = W->cap_pcap ? pcap_dump_open(W->cap_pcap, O.tx_capture) : NULL;
+		if (!W->cap) {
+			fprintf(stderr, "icegw: --tx-capture %s: cannot create\n", O.tx_capture);
+			return 1;
+		}
+	}
+	/* in software mode legs start at the capture's first packet time; the wheel is
+	 * re-based there */
+	{
+		uint64_t t0 = O.pcap_clock ? 0 : tsc_us();
+		if (O.pcap_clock) {
+			/* peek: the first packet's timestamp is the start of the run */
+			struct rte_mbuf *first[1];
+			uint16_t n = 0;
+			for (int i = 0; i < IDLE_POLLS_EOF && !n; i++)
+				n = rte_eth_rx_burst(port, 0, first, 1);
+			if (n) {
+				t0 = pkt_time_us(first[0], 0);
+				dp_tw_init(&W->core.tw, W->core.tw_links, W->core.max_legs, t0);
+				W->core.now = t0;
+				if (dp_legs_apply(&legs, &W->core, t0, err, sizeof(err)) < 0) {
+					fprintf(stderr, "icegw: %s\n", err);
+					return 1;
+				}
+				W->first_us = W->last_us = t0;
+				W->rx_frames++;
+				handle(W, first[0], t0);
+				tx_flush(W);
+			} else {
+				fprintf(stderr, "icegw: the capture has no packets\n");
+				if (dp_legs_apply(&legs, &W->core, 0, err, sizeof(err)) < 0) {
+					fprintf(stderr, "icegw: %s\n", err);
+					return 1;
+				}
+			}
+		} else {
+			dp_tw_init(&W->core.tw, W->core.tw_links, W->core.max_legs, t0);
+			if (dp_legs_apply(&legs, &W->core, t0, err, sizeof(err)) < 0) {
+				fprintf(stderr, "icegw: %s\n", err);
+				return 1;
+			}
+		}
+	}
+	dp_legs_free(&legs);
+	rte_telemetry_register_cmd("/icegw/stats", tel_stats, "Gateway counters. No parameters");
+	rte_telemetry_register_cmd("/icegw/legs", tel_legs, "Leg names. No parameters");
+	rte_telemetry_register_cmd("/icegw/leg", tel_leg, "One leg's state. Parameter: leg name");
+	rte_telemetry_register_cmd("/icegw/lcores", tel_lcores, "Worker lcores. No parameters");
+
+	worker_main(W);
+
+	if (!O.quiet)
+		report(W);
+	if (W->cap) {
+		pcap_dump_close(W->cap);
+		pcap_close(W->cap_pcap);
+	}
+	if (W->trace)
+		fclose(W->trace);
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	dp_core_free(&W->core, zfree);
+	rte_eal_cleanup();
+	return rc;
+}
