@@ -390,7 +390,9 @@ int main(int argc, char **argv)
 	p.timeout_id = g_timeout_add_seconds(timeout_s, on_timeout, &p);
 	if (try_remote_sdp(&p) == G_SOURCE_CONTINUE)
 		g_timeout_add(SDP_POLL_MS, try_remote_sdp, &p);
-	g_main_loop_run(p.loop);
+	/* A quit before the loop runs is lost: a bad remote SDP on stdin fails right here. */
+	if (!p.failure)
+		g_main_loop_run(p.loop);
 
 	if (p.failure)
 		printf("failed: %s\n", p.failure);
