@@ -418,6 +418,7 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t 
 	b->cap = (uint16_t)(cap > 0xffff ? 0xffff : cap);
 	b->len = 0;
 	b->flags = (uint8_t)flags;
+	b->pad = 0;
 	b->err = 0;
 	if (cap < STUN_HDR_LEN) {
 		b->err = STUN_E_NOSPACE;
@@ -455,7 +456,7 @@ static uint8_t *attr_reserve(struct stun_builder *b, uint16_t type, size_t len)
 	wr16(p, type);
 	wr16(p + 2, (uint16_t)len);
 	if (step > len)
-		memset(p + 4 + len, 0, step - len);
+		memset(p + 4 + len, b->pad, step - len);
 	b->len = (uint16_t)(b->len + 4 + step);
 	set_len(b, b->len);
 	return p + 4;

@@ -300,6 +300,7 @@ struct stun_builder {
 	uint16_t cap;
 	uint16_t len;
 	uint8_t flags;
+	uint8_t pad;  /* value of attribute padding bytes; 0 unless stun_build_set_pad() */
 	int err;    /* sticky: the first failure */
 };
 
@@ -309,6 +310,16 @@ struct stun_builder {
  */
 void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t type,
 		     const uint8_t *tid, unsigned flags);
+/**
+ * Byte written into attribute padding from now on. RFC 8489 §14 wants zero (the default);
+ * RFC 5389 §15 allowed any value, and libnice and the RFC 5769 vectors use 0x20. Since
+ * MESSAGE-INTEGRITY and FINGERPRINT cover the padding, reproducing such a peer's message
+ * byte for byte needs its padding byte.
+ */
+static inline void stun_build_set_pad(struct stun_builder *b, uint8_t pad)
+{
+	b->pad = pad;
+}
 int stun_build_attr(struct stun_builder *b, uint16_t type, const void *val, size_t len);
 int stun_build_u32(struct stun_builder *b, uint16_t type, uint32_t v);
 int stun_build_u64(struct stun_builder *b, uint16_t type, uint64_t v);

@@ -277,6 +277,41 @@ static void roundtrip_all(unsigned bflags, unsigned pflags, enum stun_mi_mode mo
 		assert_true(fp);
 }
 
+/* RFC 5769 §2.1 pads USERNAME with 0x20, as libnice does: the builder must be able to
+ * reproduce that byte for byte, since MESSAGE-INTEGRITY and FINGERPRINT cover padding. */
+static void test_build_pad_byte(void **state)
+{
+	uint8_t buf[256];
+	struct stun_builder b;
+	struct stun_key k;
+	struct stun_msg m;
+
+	(void)state;
+	assert_int_equal(stun_key_init(&k, rfc5769_pwd, strlen(rfc5769_pwd)), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		stun_build_init(&b, buf, sizeof(buf), stun_type(STUN_M_BINDING, STUN_C_REQUEST),
+				rfc5769_req + 8, 0);
+		if (pass)
+			stun_build_set_pad(&b, 0x20);
+		stun_build_str(&b, STUN_A_SOFTWARE, "STUN test client");
+		stun_build_u32(&b, ICE_A_PRIORITY, 0x6e0001ff);
+		stun_build_u64(&b, ICE_A_ICE_CONTROLLED, 0x932ff9b151263b36ull);
+		stun_build_str(&b, STUN_A_USERNAME, "evtj:h6vY");
+		stun_build_integrity(&b, &k, STUN_MI_RFC);
+		stun_build_fingerprint(&b, false);
+		assert_int_equal(stun_build_finish(&b), sizeof(rfc5769_req));
+		if (pass) {
+			assert_memory_equal(buf, rfc5769_req, sizeof(rfc5769_req));
+		} else {
+			/* RFC 8489 §14 default: zero padding, a different but valid message */
+			assert_int_equal(buf[0x49] | buf[0x4a] | buf[0x4b], 0);
+			assert_memory_not_equal(buf, rfc5769_req, sizeof(rfc5769_req));
+			assert_int_equal(stun_parse(&m, buf, sizeof(rfc5769_req), 0), 0);
+			assert_int_equal(stun_msg_check_integrity(&m, &k, STUN_MI_RFC), 0);
+		}
+	}
+}
+
 static void test_roundtrip_rfc(void **state)
 {
 	(void)state;
@@ -684,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_rfc5769_request),
 		cmocka_unit_test(test_rfc5769_responses),
 		cmocka_unit_test(test_rfc5769_long_term),
+		cmocka_unit_test(test_build_pad_byte),
 		cmocka_unit_test(test_roundtrip_rfc),
 		cmocka_unit_test(test_roundtrip_msice2),
 		cmocka_unit_test(test_roundtrip_legacy),
