@@ -54,25 +54,49 @@ static void fail(struct gen *g, const char *what, int err)
 	g->failed = 1;
 }
 
-/* The expected tshark view of a frame, derived by parsing what we wrote. */
+/* The expected tshark view of a frame, derived by parsing what we wrote: type, channel,
+ * attribute types, then the decoded IPv4 addresses, IPv6 addresses and ports. */
 static void list_frame(struct gen *g, const uint8_t *p, size_t len, const char *name)
 {
+	char v4[256] = "", v6[256] = "", ports[128] = "";
+	size_t o4 = 0, o6 = 0, op = 0;
+
 	if (!g->list)
 		return;
 	if (stun_classify(p, len) == STUN_KIND_CHANNELDATA) {
-		fprintf(g->list, "%u\t\t0x%02x%02x\t\n", g->frame, p[0], p[1]);
+		fprintf(g->list, "%u\t\t0x%02x%02x\t\t\t\t\n", g->frame, p[0], p[1]);
 		return;
 	}
 	struct stun_msg m;
-	int r = stun_parse(&m, p, len, STUN_PF_LEGACY_FP);
+	int r = stun_parse(&m, p, len, STUN_PF_LEGACY_FP | STUN_PF_MS_ATTRS |
+					   (p[4] == 0x21 ? 0 : STUN_PF_UNPADDED));
 	if (r < 0) {
 		fail(g, name, r);
 		return;
 	}
 	fprintf(g->list, "%u\t0x%04x\t\t", g->frame, m.type);
-	for (unsigned i = 0; i < m.nattr; i++)
+	for (unsigned i = 0; i < m.nattr; i++) {
+		struct stun_msg one = m;
+		struct ice_addr a;
+		char ip[ICE_ADDR_STRLEN];
+
 		fprintf(g->list, "%s0x%04x", i ? "," : "", m.attr[i].type);
-	fprintf(g->list, "\n");
+		/* decode this instance alone: a type may repeat */
+		one.nattr = 1;
+		one.attr[0] = m.attr[i];
+		if ((m.attr[i].type == STUN_A_MAPPED_ADDRESS || stun_attr_is_xor_addr(m.attr[i].type) ||
+		     m.attr[i].type == STUN_A_ALTERNATE_SERVER) &&
+		    stun_msg_get_addr(&one, m.attr[i].type, &a) == 0) {
+			ice_addr_fmt_ip(&a, ip, sizeof(ip));
+			if (a.family == ICE_AF_INET)
+				o4 += (size_t)snprintf(v4 + o4, sizeof(v4) - o4, "%s%s", o4 ? "," : "", ip);
+			else
+				o6 += (size_t)snprintf(v6 + o6, sizeof(v6) - o6, "%s%s", o6 ? "," : "", ip);
+			op += (size_t)snprintf(ports + op, sizeof(ports) - op, "%s%u", op ? "," : "",
+					       a.port);
+		}
+	}
+	fprintf(g->list, "\t%s\t%s\t%s\n", v4, v6, ports);
 }
 
 static void emit(struct gen *g, const char *name, const struct ice_addr *src,
@@ -401,12 +425,75 @@ static void gen_msice2(struct gen *g)
 	}
 }
 
+/* The rfc3489bis-02 form of MS-ICE (no cookie, 16-byte id, 64-byte padded HMAC) and an
+ * MS-TURN allocation (RFC framing, MS attribute numbers). */
+static void gen_ms_legacy(struct gen *g)
+{
+	uint8_t buf[STUN_MAX_MSG], tid[STUN_LEGACY_TID_LEN];
+	struct stun_builder b;
+	uint8_t seq[MSTURN_MS_SEQ_CONN_ID_LEN + 4];
+
+	next_tid(g, tid);
+	stun_build_init(&b, buf, sizeof(buf), stun_type(STUN_M_BINDING, STUN_C_REQUEST), tid,
+			STUN_BF_LEGACY | STUN_BF_UNPADDED);
+	stun_build_str_pad4(&b, STUN_A_USERNAME, "legacyRemoteUfrag:legacyLocalUfrag");
+	stun_build_integrity(&b, &g->ice_key, STUN_MI_PAD64);
+	{
+		int len = stun_build_finish(&b);
+		self_check(g, "msice-legacy-req", buf, len, &g->ice_key, STUN_MI_PAD64,
+			   STUN_PF_UNPADDED | STUN_PF_MS_ATTRS);
+		emit(g, "msice-legacy-req", &g->cli4, &g->srv4, buf, len);
+	}
+	stun_build_init(&b, buf, sizeof(buf), stun_type(STUN_M_BINDING, STUN_C_SUCCESS), tid,
+			STUN_BF_LEGACY | STUN_BF_UNPADDED);
+	stun_build_addr(&b, STUN_A_MAPPED_ADDRESS, &g->cli4);
+	stun_build_addr(&b, MSTURN_A_XOR_MAPPED_ADDRESS, &g->cli4);
+	stun_build_integrity(&b, &g->ice_key, STUN_MI_PAD64);
+	{
+		int len = stun_build_finish(&b);
+		self_check(g, "msice-legacy-ok", buf, len, &g->ice_key, STUN_MI_PAD64,
+			   STUN_PF_UNPADDED | STUN_PF_MS_ATTRS);
+		emit(g, "msice-legacy-ok", &g->srv4, &g->cli4, buf, len);
+	}
+
+	/* [MS-TURN] §3.1.4.2: the first Allocate carries MAGIC-COOKIE and MS-VERSION */
+	next_tid(g, tid);
+	stun_build_init(&b, buf, sizeof(buf), stun_type(TURN_M_ALLOCATE, STUN_C_REQUEST), tid, 0);
+	stun_build_u32(&b, MSTURN_A_MAGIC_COOKIE, MSTURN_MAGIC_COOKIE_VALUE);
+	stun_build_u32(&b, MSTURN_A_MS_VERSION, 2);
+	memset(seq, 0x5a, MSTURN_MS_SEQ_CONN_ID_LEN);
+	seq[MSTURN_MS_SEQ_CONN_ID_LEN] = 0;
+	seq[MSTURN_MS_SEQ_CONN_ID_LEN + 1] = 0;
+	seq[MSTURN_MS_SEQ_CONN_ID_LEN + 2] = 0;
+	seq[MSTURN_MS_SEQ_CONN_ID_LEN + 3] = 1;
+	stun_build_attr(&b, MSTURN_A_MS_SEQUENCE_NUMBER, seq, sizeof(seq));
+	{
+		int len = stun_build_finish(&b);
+		self_check(g, "msturn-allocate-req", buf, len, NULL, STUN_MI_RFC,
+			   STUN_PF_UNPADDED | STUN_PF_MS_ATTRS);
+		emit(g, "msturn-allocate-req", &g->cli4, &g->srv4, buf, len);
+	}
+	stun_build_init(&b, buf, sizeof(buf), stun_type(TURN_M_ALLOCATE, STUN_C_SUCCESS), tid, 0);
+	stun_build_addr(&b, STUN_A_MAPPED_ADDRESS, &g->relay4);
+	stun_build_addr(&b, MSTURN_A_XOR_MAPPED_ADDRESS, &g->cli4);
+	stun_build_u32(&b, TURN_A_LIFETIME, 480);
+	stun_build_u32(&b, MSTURN_A_MAGIC_COOKIE, MSTURN_MAGIC_COOKIE_VALUE);
+	stun_build_u32(&b, MSTURN_A_MS_VERSION, 2);
+	{
+		int len = stun_build_finish(&b);
+		self_check(g, "msturn-allocate-ok", buf, len, NULL, STUN_MI_RFC,
+			   STUN_PF_UNPADDED | STUN_PF_MS_ATTRS);
+		emit(g, "msturn-allocate-ok", &g->srv4, &g->cli4, buf, len);
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: icegw-stungen [options] OUT.pcap\n"
 		"Write one example of each STUN/TURN/MS-ICE2 message icegw builds as UDP on port 3478.\n\n"
-		"  -l, --list FILE     write the expected decode (frame, type, channel, attribute types)\n"
+		"  -l, --list FILE     write the expected decode: frame, type, channel, attribute types,\n"
+		"                      IPv4 addresses, IPv6 addresses, ports (tab-separated)\n"
 		"  -r, --raw DIR       also write each UDP payload to DIR/gen-NN-NAME (fuzz seeds)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n");
@@ -477,6 +564,7 @@ int main(int argc, char **argv)
 	gen_ice(&g);
 	gen_turn(&g);
 	gen_msice2(&g);
+	gen_ms_legacy(&g);
 
 	pcap_udp_finish(&g.w);
 	if (g.list && fclose(g.list) != 0)

@@ -22,18 +22,23 @@ bad() { echo "FAIL: $*"; rc=1; }
 
 ts() { tshark -n -r "$tmp/gen.pcap" -o stun.udp.port:3478 "$@" 2>/dev/null; }
 
-# 1. frame by frame: message type, ChannelData channel and attribute types, in order
-ts -T fields -E occurrence=a -E separator=/t -e frame.number -e stun.type -e stun.channel \
-	-e stun.att.type >"$tmp/got.tsv"
+# 1. frame by frame: message type, ChannelData channel, attribute types in order, and the
+#    addresses tshark decodes itself (XOR undone); RFC 3489-style messages are "classicstun".
+ts -T fields -E occurrence=a -E separator=/t -e frame.number \
+	-e stun.type -e classicstun.type -e stun.channel -e stun.att.type -e classicstun.att.type \
+	-e stun.att.ipv4 -e classicstun.att.ipv4 -e stun.att.ipv6 -e classicstun.att.ipv6 \
+	-e stun.att.port -e classicstun.att.port |
+	awk -F'\t' -v OFS='\t' '{print $1, $2 $3, $4, $5 $6, $7 $8, $9 $10, $11 $12}' \
+	>"$tmp/got.tsv"
 nframes=$(wc -l <"$tmp/expected.tsv")
 [ "$nframes" -gt 20 ] || bad "only $nframes frames generated"
 if ! diff -u "$tmp/expected.tsv" "$tmp/got.tsv"; then
-	bad "tshark decodes types/attributes differently from what was built"
+	bad "tshark decodes types/attributes/addresses differently from what was built"
 fi
 
 # 2. every frame is STUN or ChannelData, nothing malformed, no expert error
 ts -T fields -e frame.number -e _ws.col.Protocol >"$tmp/proto.tsv"
-nonstun=$(awk -F'\t' '$2 != "STUN"' "$tmp/proto.tsv")
+nonstun=$(awk -F'\t' '$2 != "STUN" && $2 != "CLASSIC-STUN"' "$tmp/proto.tsv")
 [ -z "$nonstun" ] || bad "frames not decoded as STUN: $nonstun"
 malformed=$(ts -Y '_ws.malformed || _ws.expert.severity >= "Error"' -T fields -e frame.number)
 [ -z "$malformed" ] || bad "malformed / expert errors in frames: $malformed"
@@ -62,7 +67,7 @@ nwarn=$(grep -c 'Bad Fingerprint' "$tmp/expert.txt")
 "$stundump" -q "$tmp/gen.pcap" >"$tmp/dump.txt" || bad "icegw-stundump exit $?"
 nstun=$(awk -F'\t' '$2 != ""' "$tmp/expected.tsv" | wc -l)
 nchan=$(awk -F'\t' '$3 != ""' "$tmp/expected.tsv" | wc -l)
-grep -q "$nframes UDP, $nstun STUN .* 0 rejected, $nchan ChannelData" "$tmp/dump.txt" ||
+grep -q "$nframes UDP, $nstun STUN (.*), 0 rejected, $nchan ChannelData" "$tmp/dump.txt" ||
 	{ bad "stundump summary unexpected:"; cat "$tmp/dump.txt"; }
 
 [ $rc = 0 ] && echo "ok: $nframes frames ($nstun STUN, $nchan ChannelData) agree with tshark"
