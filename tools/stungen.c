@@ -63,13 +63,14 @@ static void list_frame(struct gen *g, const uint8_t *p, size_t len, const char *
 
 	if (!g->list)
 		return;
-	if (stun_classify(p, len) == STUN_KIND_CHANNELDATA) {
+	enum stun_kind kind = stun_classify(p, len);
+	if (kind == STUN_KIND_CHANNELDATA) {
 		fprintf(g->list, "%u\t\t0x%02x%02x\t\t\t\t\n", g->frame, p[0], p[1]);
 		return;
 	}
 	struct stun_msg m;
 	int r = stun_parse(&m, p, len, STUN_PF_LEGACY_FP | STUN_PF_MS_ATTRS |
-					   (p[4] == 0x21 ? 0 : STUN_PF_UNPADDED));
+					   (kind == STUN_KIND_LEGACY ? STUN_PF_UNPADDED : 0));
 	if (r < 0) {
 		fail(g, name, r);
 		return;
