@@ -219,6 +219,9 @@ int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len, unsigned flag
 		return STUN_E_TRUNCATED;
 	if (mlen + STUN_HDR_LEN < len)
 		return STUN_E_BAD_LENGTH;
+	/* msg->len and attribute offsets are 16-bit: a 65535-byte body would wrap them */
+	if (mlen + STUN_HDR_LEN > 0xffff)
+		return STUN_E_BAD_LENGTH;
 	cookie = rd32(buf + 4) == STUN_MAGIC_COOKIE;
 	/* RFC 8489 §5: with the cookie the length is always a multiple of 4. Microsoft
 	 * stacks (and libnice in its MS modes) write attributes unpadded. */

@@ -3,7 +3,7 @@
 
 /* The SHA1_* calls are deprecated in OpenSSL 3 but remain its only allocation-free way
  * to resume a hash from a saved state; EVP_MD_CTX_copy / EVP_MAC_CTX_dup allocate per
- * message. tests/bench/bench_hmac measures the variants side by side. */
+ * message. tests/bench/bench_stun measures the variants side by side. */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
 #include "stun.h"

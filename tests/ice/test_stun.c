@@ -713,6 +713,24 @@ static void test_addr(void **state)
 	assert_int_not_equal(ice_addr_parse(&a, ""), 0);
 }
 
+/* Regression: a 65535-byte body made the 16-bit total length wrap to 19, and the message
+ * was accepted as empty. Reachable over RFC 4571 TCP framing or a jumbo UDP datagram. */
+static void test_length_overflow(void **state)
+{
+	static uint8_t big[STUN_HDR_LEN + 0xffff];
+	struct stun_msg m;
+
+	(void)state;
+	memset(big, 0, sizeof(big));
+	big[1] = 0x01;           /* Binding request */
+	big[2] = big[3] = 0xff;  /* length 65535 */
+	big[4] = 0x21, big[5] = 0x12, big[6] = 0xa4, big[7] = 0x42;
+	big[20] = 0x80, big[21] = 0x22;  /* SOFTWARE, filling the body unpadded */
+	big[22] = 0xff, big[23] = 0xfb;
+	assert_int_not_equal(stun_parse(&m, big, sizeof(big), STUN_PF_UNPADDED), 0);
+	assert_int_equal(stun_parse(&m, big, sizeof(big), STUN_PF_UNPADDED), STUN_E_BAD_LENGTH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_sha256_integrity),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_length_overflow),
 	};
 	return cmocka_run_group_tests_name("stun", tests, NULL, NULL);
 }
