@@ -489,10 +489,8 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	if (b0 >= 128 && b0 <= 191) {
 		if (plen >= 2 && pay[1] >= 192 && pay[1] <= 223)
 			l->st.rtcp_in++; /* RFC 5761 §4: RTCP packet types */
-		else {
+		else
 			l->st.rtp_in++;
-			rtp_stats(l, pay, plen, now);
-		}
 	} else if (b0 >= 20 && b0 <= 63) {
 		l->st.dtls_in++; /* passed through to the peer leg untouched */
 	} else {
@@ -523,6 +521,9 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 				return drop(c, l, DP_DROP_WRONG_SOURCE);
 		}
 	}
+	/* receive statistics only for media from the negotiated source */
+	if (b0 >= 128 && b0 <= 191 && !(plen >= 2 && pay[1] >= 192 && pay[1] <= 223))
+		rtp_stats(l, pay, plen, now);
 	if (l->peer == DP_NO_LEG)
 		return drop(c, l, DP_DROP_NO_PEER);
 	{

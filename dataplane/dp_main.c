@@ -158,9 +158,12 @@ static void trace_to_file(void *ctx, const char *line)
 
 static inline uint64_t pkt_time_us(const struct rte_mbuf *m, uint64_t fallback)
 {
-	if (ts_off >= 0 && (m->ol_flags & ts_flag))
-		/* net_pcap hands the capture's timestamp in nanoseconds */
-		return *RTE_MBUF_DYNFIELD(m, ts_off, const rte_mbuf_timestamp_t *) / 1000;
+	if (ts_off >= 0 && (m->ol_flags & ts_flag)) {
+		uint64_t t = *RTE_MBUF_DYNFIELD(m, ts_off, const rte_mbuf_timestamp_t *);
+		/* DPDK 22.11's net_pcap gives microseconds; later releases nanoseconds. A
+		 * capture's epoch time tells them apart (1e17 us is year 5138). */
+		return t >= 100000000000000000ull ? t / 1000 : t;
+	}
 	return fallback;
 }
 
@@ -427,7 +430,7 @@ static void usage(FILE *f)
 		"  --trace FILE        write the pjnath-style ICE trace of traced legs to FILE\n"
 		"  --tx-capture FILE   write what is sent to FILE, stamped with the run's clock\n"
 		"  --duration S        live mode: stop after S seconds\n"
-		"  --max-legs N        legs per worker (default 65536)\n"
+		"  --max-legs N        legs per worker (default 4096; each needs about 5 KiB, see EAL -m)\n"
 		"  --quiet             no session report at the end\n"
 		"  --help, --version\n");
 }
@@ -453,7 +456,7 @@ static int parse_opts(int argc, char **argv)
 	int c;
 	char *end;
 
-	O.max_legs = 65536;
+	O.max_legs = 4096;
 	O.linger_ms = 2000;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -619,7 +622,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (dp_core_init(&W->core, O.ip, zero_mac, O.max_legs, O.seed, zalloc, 0) < 0) {
-		fprintf(stderr, "icegw: cannot allocate %u legs\n", O.max_legs);
+		fprintf(stderr, "icegw: cannot allocate %u legs (about %zu MiB): raise EAL -m or lower --max-legs\n", O.max_legs, (size_t)O.max_legs * sizeof(struct dp_leg) >> 20);
 		return 1;
 	}
 	W->core.emit = emit;

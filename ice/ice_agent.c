@@ -332,7 +332,6 @@ int ice_agent_add_local(struct ice_agent *a, uint8_t comp, enum ice_cand_type ty
 {
 	struct ice_cand *c;
 	const struct ice_addr *base;
-	char as[ICE_ADDR_STRLEN], bs[ICE_ADDR_STRLEN];
 	unsigned idx = a->nlocal;
 
 	if (comp < 1 || comp > a->ncomp || (unsigned)type > ICE_CAND_RELAY ||
@@ -379,13 +378,6 @@ int ice_agent_add_local(struct ice_agent *a, uint8_t comp, enum ice_cand_type ty
 		}
 	}
 	a->nlocal++;
-	if (tracing(a))
-		trace(a, a->start_us,
-		      "Candidate %u added: comp_id=%u, type=%s, foundation=%s, addr=%s, base=%s, "
-		      "prio=0x%x (%u)",
-		      idx, comp, ice_cand_type_name(type), c->fnd_str,
-		      ice_addr_fmt(addr, as, sizeof(as)), ice_addr_fmt(base, bs, sizeof(bs)),
-		      c->prio, c->prio);
 	return (int)idx;
 }
 
@@ -608,6 +600,16 @@ int ice_agent_start(struct ice_agent *a, uint64_t now)
 		trace(a, now, "ICE session created, comp_cnt=%u, role is %s agent%s (%s)", a->ncomp,
 		      a->role == ICE_ROLE_CONTROLLING ? "Controlling" : "Controlled",
 		      a->cfg.lite ? ", lite" : "", ice_dialect_name(a->cfg.dialect));
+	for (unsigned i = 0; i < a->nlocal && tracing(a); i++) {
+		const struct ice_cand *c = &a->local[i];
+		char as[ICE_ADDR_STRLEN], bs[ICE_ADDR_STRLEN];
+		trace(a, now,
+		      "Candidate %u added: comp_id=%u, type=%s, foundation=%s, addr=%s, base=%s, "
+		      "prio=0x%x (%u)",
+		      i, c->comp, ice_cand_type_name((enum ice_cand_type)c->type), c->fnd_str,
+		      ice_addr_fmt(&c->addr, as, sizeof(as)),
+		      ice_addr_fmt(&a->local[c->base].addr, bs, sizeof(bs)), c->prio, c->prio);
+	}
 	for (unsigned r = 0; r < a->nremote; r++)
 		pair_remote(a, now, r, ICE_PAIR_FROZEN);
 	/* RFC 8445 §6.1.2.5: order by priority (the pair cap already kept the first ones) */
