@@ -827,8 +827,7 @@ static int build_check(struct ice_agent *a, const struct ice_pair *p, const uint
 				       (uint16_t)((lc->prio >> 8) & 0xffff), p->comp);
 	if (a->cfg.dialect == ICE_DIALECT_MSICE2)
 		prflx_prio = (lc->prio & 0x00ffffffu) | (110u << 24);
-	stun_build_init(&b, buf, cap, stun_type(STUN_M_BINDING, STUN_C_REQUEST), tid,
-			a->cfg.dialect == ICE_DIALECT_MSICE2 ? STUN_BF_UNPADDED : 0);
+	stun_build_init(&b, buf, cap, stun_type(STUN_M_BINDING, STUN_C_REQUEST), tid, 0);
 	if (use_cand)
 		stun_build_attr(&b, ICE_A_USE_CANDIDATE, NULL, 0);
 	stun_build_u32(&b, ICE_A_PRIORITY, prflx_prio);
@@ -1239,8 +1238,7 @@ static int reply_success(struct ice_agent *a, struct rx_ctx *x, const struct stu
 
 	stun_build_init(&b, reply->buf, reply->cap, stun_type(STUN_M_BINDING, STUN_C_SUCCESS),
 			stun_msg_tid(&x->m),
-			legacy ? STUN_BF_LEGACY | STUN_BF_UNPADDED :
-			a->cfg.dialect == ICE_DIALECT_MSICE2 ? STUN_BF_UNPADDED : 0);
+			legacy ? STUN_BF_LEGACY | STUN_BF_UNPADDED : 0);
 	/* [MS-ICE] §2.2.2: 0x0020 XORed with the transaction id in the draft form */
 	stun_build_addr(&b, STUN_A_XOR_MAPPED_ADDRESS, x->remote);
 	if (a->cfg.dialect != ICE_DIALECT_RFC8445) {
@@ -1740,8 +1738,12 @@ enum ice_rx ice_agent_recv(struct ice_agent *a, uint64_t now, const struct ice_a
 
 	if (kind != STUN_KIND_RFC && kind != STUN_KIND_LEGACY)
 		return ICE_RX_NOT_STUN;
-	if (a->cfg.dialect != ICE_DIALECT_RFC8445)
-		pflags |= STUN_PF_UNPADDED | STUN_PF_LEGACY_FP;
+	/* MS-ICE2 senders pad (their values are multiples of 4 anyway); only the cookie-less
+	 * rfc3489bis-02 form of MS-ICE is unpadded */
+	if (a->cfg.dialect == ICE_DIALECT_MSICE2)
+		pflags |= STUN_PF_LEGACY_FP;
+	else if (a->cfg.dialect == ICE_DIALECT_MSICE)
+		pflags |= STUN_PF_UNPADDED;
 	r = stun_parse(&x.m, buf, len, pflags);
 	if (r < 0 && r != STUN_E_UNKNOWN_REQUIRED) {
 		a->stats.drop_malformed++;

@@ -223,8 +223,8 @@ int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len, unsigned flag
 	if (mlen + STUN_HDR_LEN > 0xffff)
 		return STUN_E_BAD_LENGTH;
 	cookie = rd32(buf + 4) == STUN_MAGIC_COOKIE;
-	/* RFC 8489 §5: with the cookie the length is always a multiple of 4. Microsoft
-	 * stacks (and libnice in its MS modes) write attributes unpadded. */
+	/* RFC 8489 §5: with the cookie the length is always a multiple of 4. MS-ICE's
+	 * rfc3489bis-02 messages (libnice OC2007) carry unpadded attributes. */
 	padded = !(flags & STUN_PF_UNPADDED);
 	if (cookie && padded && (mlen & 3))
 		return STUN_E_BAD_LENGTH;

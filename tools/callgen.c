@@ -214,7 +214,9 @@ static int write_legs(const char *path, enum ice_dialect d, uint64_t seed)
 	if (!f)
 		return -1;
 	fprintf(f, "# written by icegw-callgen: two legs of one call, relayed to each other\n"
-		   "[gateway]\nip = 203.0.113.1\nmac = 02:00:00:00:00:01\nseed = %" PRIu64 "\n", seed);
+		   "[gateway]\nip = 203.0.113.1\nmac = 02:00:00:00:00:01\n"
+		   "# the default next hop, until a peer's own MAC is learned\ngw-mac = 02:00:00:00:00:fe\n"
+		   "seed = %" PRIu64 "\n", seed);
 	for (int i = 0; i < 2; i++) {
 		struct ep *e = &S.ep[i];
 		struct sdp_candidate sc;
