@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 run_icegw() { # dir, out-suffix
 	local d=$1 s=$2
 	"$icegw" --no-huge --no-pci --no-shconf -l 0 -m 256 --file-prefix "icegw-test-$$" \
-		--log-level=lib.eal:error --log-level=pmd.net.pcap:error \
+		--log-level=lib.eal:error --log-level=lib.telemetry:error --log-level=pmd.net.pcap:error \
 		--vdev "net_pcap0,rx_pcap=$d/in.pcap,tx_pcap=$d/out$s.pcap" -- \
 		--legs "$d/legs.conf" --trace "$d/trace$s.txt" --tx-capture "$d/txcap$s.pcap" \
 		>"$d/report$s.txt" 2>"$d/stderr$s.txt" || { cat "$d/stderr$s.txt"; fail "icegw exited $?"; }
