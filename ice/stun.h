@@ -356,6 +356,40 @@ int msturn_tcp_frame(uint8_t *out, size_t cap, uint8_t type, const void *msg, si
 int msturn_tcp_deframe(const uint8_t *p, size_t avail, uint8_t *type, const uint8_t **msg,
 		       uint16_t *len);
 
+/* ------------------------------------------------------------------ long-term credentials */
+
+/* RFC 8489 §9.2 client side: the first request goes out unsigned, the 401 brings REALM and
+ * NONCE, requests are then signed with MD5(user:realm:pass); a 438 brings a fresh NONCE.
+ * MS-TURN swaps the REALM and NONCE attribute numbers. */
+#define STUN_LT_MAX 128          /* RFC 8489 §14.9/§14.10: fewer than 128 characters */
+
+enum stun_lt_verdict {
+	STUN_LT_RETRY = 1,       /* send the request again, signed (new realm/nonce taken) */
+	STUN_LT_REJECTED = -100, /* the server refused our credentials (401 after signing) */
+	STUN_LT_BAD = -101,      /* a 401/438 without a usable REALM / NONCE */
+	STUN_LT_OTHER = -102,    /* some other error: not an authentication matter */
+};
+
+struct stun_lt_client {
+	char user[STUN_LT_MAX + 1];
+	char pass[STUN_LT_MAX + 1];
+	char realm[STUN_LT_MAX + 1];
+	char nonce[STUN_LT_MAX + 1];
+	struct stun_key key;
+	bool have_key;
+	bool ms_turn;
+	uint8_t retries;         /* consecutive challenges; bounded so a server cannot loop us */
+};
+
+int stun_lt_init(struct stun_lt_client *c, const char *user, const char *pass, bool ms_turn);
+/** Feed an error response to a request of ours. */
+int stun_lt_on_error(struct stun_lt_client *c, const struct stun_msg *m);
+/** A success response resets the challenge count. */
+void stun_lt_on_success(struct stun_lt_client *c);
+/** Add USERNAME, REALM, NONCE and MESSAGE-INTEGRITY (not FINGERPRINT) when a challenge was
+ *  seen; adds nothing before the first challenge. */
+int stun_lt_sign(struct stun_lt_client *c, struct stun_builder *b, enum stun_mi_mode mode);
+
 /** Write a readable one-message dump (type, tid, each attribute decoded). Returns length. */
 int stun_msg_format(const struct stun_msg *msg, char *out, size_t cap);
 

@@ -731,6 +731,123 @@ static void test_length_overflow(void **state)
 	assert_int_equal(stun_parse(&m, big, sizeof(big), STUN_PF_UNPADDED), STUN_E_BAD_LENGTH);
 }
 
+/* A server's side of RFC 8489 §9.2, written here independently: 401 with REALM and NONCE
+ * to an unsigned request, 438 when the nonce is stale, success when MI checks. */
+static int lt_server(const uint8_t *req, size_t len, const char *nonce, bool ms, uint8_t *out,
+		     size_t cap)
+{
+	struct stun_msg m;
+	struct stun_builder b;
+	struct stun_key k;
+	const uint8_t *p;
+	uint16_t l;
+	uint16_t rt = ms ? MSTURN_A_REALM : STUN_A_REALM, nt = ms ? MSTURN_A_NONCE : STUN_A_NONCE;
+
+	assert_int_equal(stun_parse(&m, req, len, STUN_PF_MS_ATTRS), 0);
+	stun_key_init_long_term(&k, "alice", "test.realm", "secret");
+	if (!m.mi_off) {
+		stun_build_init(&b, out, cap, stun_type(TURN_M_ALLOCATE, STUN_C_ERROR), stun_msg_tid(&m), 0);
+		stun_build_error(&b, 401, "Unauthorized");
+		stun_build_str(&b, rt, "test.realm");
+		stun_build_str(&b, nt, nonce);
+		return stun_build_finish(&b);
+	}
+	assert_int_equal(stun_msg_get_bytes(&m, nt, &p, &l), 0);
+	if (l != strlen(nonce) || memcmp(p, nonce, l)) {
+		stun_build_init(&b, out, cap, stun_type(TURN_M_ALLOCATE, STUN_C_ERROR), stun_msg_tid(&m), 0);
+		stun_build_error(&b, 438, "Stale Nonce");
+		stun_build_str(&b, rt, "test.realm");
+		stun_build_str(&b, nt, nonce);
+		return stun_build_finish(&b);
+	}
+	stun_build_init(&b, out, cap, stun_type(TURN_M_ALLOCATE,
+			stun_msg_check_integrity(&m, &k, STUN_MI_RFC) == 0 ? STUN_C_SUCCESS : STUN_C_ERROR),
+			stun_msg_tid(&m), 0);
+	if (stun_msg_check_integrity(&m, &k, STUN_MI_RFC) != 0) {
+		stun_build_error(&b, 401, "Unauthorized");
+		stun_build_str(&b, rt, "test.realm");
+		stun_build_str(&b, nt, nonce);
+	}
+	return stun_build_finish(&b);
+}
+
+static int lt_request(struct stun_lt_client *c, uint8_t *buf, size_t cap)
+{
+	struct stun_builder b;
+
+	stun_build_init(&b, buf, cap, stun_type(TURN_M_ALLOCATE, STUN_C_REQUEST), tid12, 0);
+	stun_build_u32(&b, TURN_A_REQUESTED_TRANSPORT, 17u << 24);
+	stun_lt_sign(c, &b, STUN_MI_RFC);
+	return stun_build_finish(&b);
+}
+
+static void lt_flow(bool ms)
+{
+	struct stun_lt_client c;
+	struct stun_msg m;
+	uint8_t req[512], resp[512];
+	int n, rn;
+
+	assert_int_equal(stun_lt_init(&c, "alice", "secret", ms), 0);
+	n = lt_request(&c, req, sizeof(req));
+	assert_null(stun_msg_find((stun_parse(&m, req, (size_t)n, 0), &m), STUN_A_MESSAGE_INTEGRITY));
+	rn = lt_server(req, (size_t)n, "nonce-1", ms, resp, sizeof(resp));
+	assert_int_equal(stun_parse(&m, resp, (size_t)rn, STUN_PF_MS_ATTRS), 0);
+	assert_int_equal(stun_lt_on_error(&c, &m), STUN_LT_RETRY);
+	assert_string_equal(c.realm, "test.realm");
+	n = lt_request(&c, req, sizeof(req));
+	rn = lt_server(req, (size_t)n, "nonce-1", ms, resp, sizeof(resp));
+	assert_int_equal(stun_parse(&m, resp, (size_t)rn, STUN_PF_MS_ATTRS), 0);
+	assert_int_equal(m.cls, STUN_C_SUCCESS);
+	stun_lt_on_success(&c);
+	/* the server moves the nonce: 438, then success with the new one */
+	rn = lt_server(req, (size_t)n, "nonce-2", ms, resp, sizeof(resp));
+	assert_int_equal(stun_parse(&m, resp, (size_t)rn, STUN_PF_MS_ATTRS), 0);
+	assert_int_equal(stun_lt_on_error(&c, &m), STUN_LT_RETRY);
+	assert_string_equal(c.nonce, "nonce-2");
+	n = lt_request(&c, req, sizeof(req));
+	rn = lt_server(req, (size_t)n, "nonce-2", ms, resp, sizeof(resp));
+	assert_int_equal(stun_parse(&m, resp, (size_t)rn, STUN_PF_MS_ATTRS), 0);
+	assert_int_equal(m.cls, STUN_C_SUCCESS);
+}
+
+static void test_long_term_flow(void **state)
+{
+	struct stun_lt_client c;
+	struct stun_msg m;
+	uint8_t req[512], resp[512];
+	int n, rn;
+
+	(void)state;
+	lt_flow(false);
+	lt_flow(true);
+	/* wrong password: the second 401 (same realm and nonce) is a refusal, not a loop */
+	assert_int_equal(stun_lt_init(&c, "alice", "wrong", false), 0);
+	n = lt_request(&c, req, sizeof(req));
+	rn = lt_server(req, (size_t)n, "n", false, resp, sizeof(resp));
+	stun_parse(&m, resp, (size_t)rn, 0);
+	assert_int_equal(stun_lt_on_error(&c, &m), STUN_LT_RETRY);
+	n = lt_request(&c, req, sizeof(req));
+	rn = lt_server(req, (size_t)n, "n", false, resp, sizeof(resp));
+	stun_parse(&m, resp, (size_t)rn, 0);
+	assert_int_equal(stun_lt_on_error(&c, &m), STUN_LT_REJECTED);
+	/* a 401 without REALM/NONCE, and other errors */
+	{
+		struct stun_builder b;
+		stun_build_init(&b, resp, sizeof(resp), 0x0113, tid12, 0);
+		stun_build_error(&b, 401, "Unauthorized");
+		rn = stun_build_finish(&b);
+		stun_parse(&m, resp, (size_t)rn, 0);
+		assert_int_equal(stun_lt_on_error(&c, &m), STUN_LT_BAD);
+		stun_build_init(&b, resp, sizeof(resp), 0x0113, tid12, 0);
+		stun_build_error(&b, 486, "Allocation Quota Reached");
+		rn = stun_build_finish(&b);
+		stun_parse(&m, resp, (size_t)rn, 0);
+		assert_int_equal(stun_lt_on_error(&c, &m), STUN_LT_OTHER);
+	}
+	assert_int_not_equal(stun_lt_init(&c, "", "x", false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -752,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_sha256_integrity),
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_long_term_flow),
 		cmocka_unit_test(test_length_overflow),
 	};
 	return cmocka_run_group_tests_name("stun", tests, NULL, NULL);
