@@ -61,7 +61,8 @@ int dp_core_init(struct dp_core *c, uint32_t ip, const uint8_t mac[6], uint32_t 
 	c->tw_links = alloc(max_legs, sizeof(*c->tw_links));
 	c->rng = alloc(max_legs, sizeof(*c->rng));
 	c->trace = alloc(DP_TRACE_LINES, DP_TRACE_LEN);
-	if (!c->legs || !c->port_map || !c->tw_links || !c->rng || !c->trace)
+	c->free_slots = alloc(max_legs, sizeof(*c->free_slots));
+	if (!c->legs || !c->port_map || !c->tw_links || !c->rng || !c->trace || !c->free_slots)
 		return -ENOMEM;
 	dp_tw_init(&c->tw, c->tw_links, max_legs, now_us);
 	c->now = now_us;
@@ -75,6 +76,7 @@ void dp_core_free(struct dp_core *c, void (*release)(void *))
 	release(c->tw_links);
 	release(c->rng);
 	release(c->trace);
+	release(c->free_slots);
 	c->legs = NULL;
 }
 
@@ -97,11 +99,11 @@ static void rearm(struct dp_core *c, uint32_t idx)
 int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t now)
 {
 	struct dp_leg *l;
-	uint32_t idx = c->nlegs;
+	uint32_t idx;
 	struct ice_addr host;
 	int r;
 
-	if (idx == c->max_legs)
+	if (c->nfree == 0 && c->nlegs == c->max_legs)
 		return -ENOSPC;
 	if (cfg->port == 0 || (!cfg->rtcp_mux && cfg->port == 65535))
 		return -EINVAL;
@@ -109,6 +111,7 @@ int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t no
 		return -EADDRINUSE;
 	if (dp_core_find_leg(c, cfg->name) >= 0)
 		return -EEXIST;
+	idx = c->nfree ? c->free_slots[c->nfree - 1] : c->nlegs;
 	l = &c->legs[idx];
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%s", cfg->name);
@@ -151,9 +154,38 @@ int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t no
 	c->port_map[cfg->port] = idx + 1;
 	if (!cfg->rtcp_mux)
 		c->port_map[cfg->port + 1] = idx + 1;
-	c->nlegs++;
+	if (c->nfree)
+		c->nfree--;
+	else
+		c->nlegs++;
+	c->active++;
 	(void)now;
 	return (int)idx;
+}
+
+static bool leg_ok(const struct dp_core *c, uint32_t leg)
+{
+	return leg < c->nlegs && (c->legs[leg].flags & DP_LEG_USED);
+}
+
+int dp_core_del_leg(struct dp_core *c, uint32_t leg)
+{
+	struct dp_leg *l;
+
+	if (!leg_ok(c, leg))
+		return -ENOENT;
+	l = &c->legs[leg];
+	dp_tw_cancel(&c->tw, leg);
+	c->port_map[l->port] = 0;
+	if (!(l->flags & DP_LEG_MUX))
+		c->port_map[l->port + 1] = 0;
+	if (l->peer != DP_NO_LEG && leg_ok(c, l->peer) && c->legs[l->peer].peer == leg)
+		c->legs[l->peer].peer = DP_NO_LEG;
+	l->flags = 0;
+	l->name[0] = 0;
+	c->free_slots[c->nfree++] = leg;
+	c->active--;
+	return 0;
 }
 
 int dp_core_leg_add_remote(struct dp_core *c, uint32_t leg, const struct ice_remote_cand *rc,
@@ -161,7 +193,7 @@ int dp_core_leg_add_remote(struct dp_core *c, uint32_t leg, const struct ice_rem
 {
 	int r;
 
-	if (leg >= c->nlegs || !(c->legs[leg].flags & DP_LEG_ICE))
+	if (!leg_ok(c, leg) || !(c->legs[leg].flags & DP_LEG_ICE))
 		return -EINVAL;
 	r = ice_agent_add_remote(&c->legs[leg].agent, now, rc);
 	rearm(c, leg);
@@ -170,7 +202,7 @@ int dp_core_leg_add_remote(struct dp_core *c, uint32_t leg, const struct ice_rem
 
 int dp_core_pair(struct dp_core *c, uint32_t a, uint32_t b)
 {
-	if (a >= c->nlegs || b >= c->nlegs || a == b)
+	if (!leg_ok(c, a) || !leg_ok(c, b) || a == b)
 		return -EINVAL;
 	c->legs[a].peer = b;
 	c->legs[b].peer = a;
@@ -183,7 +215,7 @@ int dp_core_start_leg(struct dp_core *c, uint32_t leg, uint64_t now)
 {
 	struct dp_leg *l;
 
-	if (leg >= c->nlegs)
+	if (!leg_ok(c, leg))
 		return -EINVAL;
 	l = &c->legs[leg];
 	if (!(l->flags & DP_LEG_ICE))

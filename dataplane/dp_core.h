@@ -126,7 +126,10 @@ struct dp_core {
 	uint8_t gw_mac[6];        /* default next hop when the destination is not learned */
 	bool have_gw_mac;
 	bool udp_csum;            /* compute UDP checksums in software */
-	uint32_t nlegs, max_legs;
+	uint32_t nlegs, max_legs;  /* nlegs: slots ever used (a high-water mark) */
+	uint32_t active;           /* legs in use now */
+	uint32_t *free_slots;      /* deleted slots, reused first (LIFO: warm in cache) */
+	uint32_t nfree;
 	struct dp_leg *legs;
 	uint32_t *port_map;       /* 65536 entries: leg index + 1, 0 = none */
 	struct dp_tw tw;
@@ -159,6 +162,9 @@ int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t no
 /** Add a remote candidate to a leg (SDP or trickle). */
 int dp_core_leg_add_remote(struct dp_core *c, uint32_t leg, const struct ice_remote_cand *rc,
 			   uint64_t now_us);
+/** Delete a leg: its ports stop matching at once, its timers are cancelled, its peer is
+ *  unpaired, and the slot is reused by a later leg. Only the owning core calls this. */
+int dp_core_del_leg(struct dp_core *c, uint32_t leg);
 /** Pair two legs for relay (both directions). */
 int dp_core_pair(struct dp_core *c, uint32_t a, uint32_t b);
 /** Start ICE on a leg (after its remote description is complete). */

@@ -271,7 +271,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "rx", s->rx);
 	rte_tel_data_add_dict_u64(d, "tx", s->tx);
 	rte_tel_data_add_dict_u64(d, "tx_generated", s->tx_generated);
-	rte_tel_data_add_dict_u64(d, "legs", W->core.nlegs);
+	rte_tel_data_add_dict_u64(d, "legs", W->core.active);
 	rte_tel_data_add_dict_u64(d, "ice_completed", s->ice_completed);
 	rte_tel_data_add_dict_u64(d, "ice_failed", s->ice_failed);
 	rte_tel_data_add_dict_u64(d, "consent_lost", s->consent_lost);
@@ -290,7 +290,8 @@ static int tel_legs(const char *cmd, const char *params, struct rte_tel_data *d)
 	(void)params;
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	for (uint32_t i = 0; i < W->core.nlegs; i++)
-		rte_tel_data_add_array_string(d, W->core.legs[i].name);
+		if (W->core.legs[i].flags & DP_LEG_USED)
+			rte_tel_data_add_array_string(d, W->core.legs[i].name);
 	return 0;
 }
 
@@ -364,6 +365,8 @@ static void report(const struct worker *w)
 		const struct dp_leg *l = &c->legs[i];
 		const struct ice_agent *ag = &l->agent;
 
+		if (!(l->flags & DP_LEG_USED))
+			continue;
 		printf("leg %-10s port %u%s  peer %s\n", l->name, l->port,
 		       (l->flags & DP_LEG_MUX) ? " (rtcp-mux)" : "",
 		       l->peer != DP_NO_LEG ? c->legs[l->peer].name : "-");
