@@ -96,22 +96,36 @@ static void rearm(struct dp_core *c, uint32_t idx)
 		dp_tw_arm(&c->tw, idx, ice_agent_next_timeout(&l->agent));
 }
 
+static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx, uint64_t now);
+
 int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t now)
 {
+	if (c->nfree == 0 && c->nlegs == c->max_legs)
+		return -ENOSPC;
+	return add_leg(c, cfg, c->nfree ? c->free_slots[c->nfree - 1] : c->nlegs, now);
+}
+
+int dp_core_add_leg_at(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t slot, uint64_t now)
+{
+	if (slot >= c->max_legs)
+		return -ENOSPC;
+	if (slot < c->nlegs && (c->legs[slot].flags & DP_LEG_USED))
+		return -EBUSY;
+	return add_leg(c, cfg, slot, now);
+}
+
+static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx, uint64_t now)
+{
 	struct dp_leg *l;
-	uint32_t idx;
 	struct ice_addr host;
 	int r;
 
-	if (c->nfree == 0 && c->nlegs == c->max_legs)
-		return -ENOSPC;
 	if (cfg->port == 0 || (!cfg->rtcp_mux && cfg->port == 65535))
 		return -EINVAL;
 	if (c->port_map[cfg->port] || (!cfg->rtcp_mux && c->port_map[cfg->port + 1]))
 		return -EADDRINUSE;
-	if (dp_core_find_leg(c, cfg->name) >= 0)
+	if (cfg->name[0] && dp_core_find_leg(c, cfg->name) >= 0)
 		return -EEXIST;
-	idx = c->nfree ? c->free_slots[c->nfree - 1] : c->nlegs;
 	l = &c->legs[idx];
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%s", cfg->name);
@@ -154,10 +168,18 @@ int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t no
 	c->port_map[cfg->port] = idx + 1;
 	if (!cfg->rtcp_mux)
 		c->port_map[cfg->port + 1] = idx + 1;
-	if (c->nfree)
-		c->nfree--;
-	else
-		c->nlegs++;
+	/* take the slot off the free list (wherever it is) or raise the high-water mark */
+	for (uint32_t k = c->nfree; k-- > 0;)
+		if (c->free_slots[k] == idx) {
+			c->free_slots[k] = c->free_slots[--c->nfree];
+			break;
+		}
+	if (idx >= c->nlegs) {
+		/* slots skipped over by a control plane's choice become free */
+		for (uint32_t k = c->nlegs; k < idx; k++)
+			c->free_slots[c->nfree++] = k;
+		c->nlegs = idx + 1;
+	}
 	c->active++;
 	(void)now;
 	return (int)idx;
@@ -198,6 +220,28 @@ int dp_core_leg_add_remote(struct dp_core *c, uint32_t leg, const struct ice_rem
 	r = ice_agent_add_remote(&c->legs[leg].agent, now, rc);
 	rearm(c, leg);
 	return r < 0 ? (r == ICE_E_FULL ? -ENOSPC : -EINVAL) : 0;
+}
+
+int dp_core_leg_set_remote(struct dp_core *c, uint32_t leg, const char *ufrag, const char *pwd,
+			   bool lite, const struct ice_addr def[2])
+{
+	struct dp_leg *l;
+
+	if (!leg_ok(c, leg))
+		return -EINVAL;
+	l = &c->legs[leg];
+	for (int k = 0; k < 2; k++)
+		if (def[k].family && l->media_state[k] < 2) {
+			l->media_remote[k] = def[k];
+			l->media_state[k] = 1;
+		}
+	if (!(l->flags & DP_LEG_ICE))
+		return 0;
+	if (ufrag && pwd && ice_agent_set_remote_credentials(&l->agent, ufrag, pwd))
+		return -EINVAL;
+	if (lite)
+		ice_agent_set_remote_lite(&l->agent, true);
+	return 0;
 }
 
 int dp_core_pair(struct dp_core *c, uint32_t a, uint32_t b)

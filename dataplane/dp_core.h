@@ -159,6 +159,12 @@ void dp_core_free(struct dp_core *c, void (*release)(void *));
 
 /** Create a leg. Returns its index or a negative errno. */
 int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t now_us);
+/** Create a leg in a slot chosen by the control plane (which mirrors the free slots). */
+int dp_core_add_leg_at(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t slot,
+		       uint64_t now_us);
+/** The answer arrived: the peer's credentials, lite flag and default addresses. */
+int dp_core_leg_set_remote(struct dp_core *c, uint32_t leg, const char *ufrag, const char *pwd,
+			   bool lite, const struct ice_addr def[2]);
 /** Add a remote candidate to a leg (SDP or trickle). */
 int dp_core_leg_add_remote(struct dp_core *c, uint32_t leg, const struct ice_remote_cand *rc,
 			   uint64_t now_us);

@@ -1,0 +1,72 @@
+/* Worker side of the control interface: create, describe and delete legs on the core that
+ * owns them. Runs between bursts; no allocation, the command memory is the control's. */
+#include "dp_cmd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int dp_cmd_add_rc(struct dp_cmd *cmd, const struct ice_remote_cand *rc)
+{
+	unsigned i = cmd->nrc;
+
+	if (i == DP_CMD_MAX_RC)
+		return -ENOSPC;
+	cmd->rc[i] = *rc;
+	snprintf(cmd->rc_fnd[i], sizeof(cmd->rc_fnd[i]), "%s", rc->foundation ? rc->foundation : "");
+	snprintf(cmd->rc_msid[i], sizeof(cmd->rc_msid[i]), "%s", rc->ms_id ? rc->ms_id : "");
+	snprintf(cmd->rc_mspwd[i], sizeof(cmd->rc_mspwd[i]), "%s", rc->ms_pwd ? rc->ms_pwd : "");
+	cmd->nrc++;
+	return 0;
+}
+
+static int add_remotes(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
+{
+	for (unsigned i = 0; i < cmd->nrc; i++) {
+		struct ice_remote_cand rc = cmd->rc[i];
+		int r;
+		rc.foundation = cmd->rc_fnd[i];
+		rc.ms_id = cmd->rc_msid[i][0] ? cmd->rc_msid[i] : NULL;
+		rc.ms_pwd = cmd->rc_mspwd[i][0] ? cmd->rc_mspwd[i] : NULL;
+		r = dp_core_leg_add_remote(c, cmd->slot, &rc, now);
+		/* a candidate over the caps is dropped and counted by the agent; others are refused */
+		if (r < 0 && r != -ENOSPC)
+			return r;
+	}
+	return 0;
+}
+
+void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
+{
+	int r;
+
+	switch (cmd->type) {
+	case DP_CMD_CREATE:
+		r = dp_core_add_leg_at(c, &cmd->cfg, cmd->slot, now);
+		if (r < 0)
+			break;
+		r = add_remotes(c, cmd, now);
+		if (r == 0 && cmd->peer != DP_NO_LEG)
+			r = dp_core_pair(c, cmd->slot, cmd->peer);
+		if (r == 0 && cmd->start)
+			r = dp_core_start_leg(c, cmd->slot, now);
+		if (r < 0)
+			dp_core_del_leg(c, cmd->slot);
+		break;
+	case DP_CMD_REMOTE:
+		r = dp_core_leg_set_remote(c, cmd->slot, cmd->rufrag[0] ? cmd->rufrag : NULL,
+					   cmd->rpwd[0] ? cmd->rpwd : NULL, cmd->lite, cmd->def_remote);
+		if (r == 0)
+			r = add_remotes(c, cmd, now);
+		if (r == 0 && cmd->start)
+			r = dp_core_start_leg(c, cmd->slot, now);
+		break;
+	case DP_CMD_DELETE:
+		r = dp_core_del_leg(c, cmd->slot);
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	cmd->result = r < 0 ? r : 0;
+}
