@@ -1347,9 +1347,8 @@ static void on_request_pair(struct ice_agent *a, uint64_t now, unsigned lidx,
 			emit(a, ICE_EV_PAIR_VALID, comp, (uint8_t)pi);
 		}
 	}
-	if (a->cfg.dialect == ICE_DIALECT_MSICE && (p->flags & ICE_PF_VALID) &&
-	    !(p->flags & ICE_PF_NOMINATED))
-		emit(a, ICE_EV_PAIR_VALID, comp, (uint8_t)pi);
+	/* ICE_EV_PAIR_VALID was emitted when the pair became valid (on_response, or above
+	 * for a lite agent): a later check on it is no news */
 	if (use_cand && a->role == ICE_ROLE_CONTROLLED) {
 		if (p->flags & ICE_PF_VALID)
 			nominate(a, now, (unsigned)pi);

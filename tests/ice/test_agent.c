@@ -293,6 +293,41 @@ static void test_ms_ice_timers(void **st)
 	free(s);
 }
 
+static void test_ms_ice_pair_valid_once(void **st)
+{
+	/* ICE_EV_PAIR_VALID means "a pair entered the valid list": once per pair, however many
+	 * checks arrive on it afterwards. icepeer's interop run over a veth showed MS-ICE agents
+	 * repeating it for every incoming check on a valid pair. */
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_MSICE, 21);
+	struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+
+	(void)st;
+	ca.ncomp = cb.ncomp = 2;
+	ice_agent_init(&s->a.agent, &ca);
+	ice_agent_init(&s->b.agent, &cb);
+	sim_gather(&s->n, &s->a, 1, 5000);
+	sim_gather(&s->n, &s->a, 2, 5001);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_gather(&s->n, &s->b, 2, 6001);
+	sim_exchange(&s->n);
+	/* B starts late, as a real peer does: its checks reach A's already valid pairs */
+	ice_agent_start(&s->a.agent, s->n.now);
+	sim_run(&s->n, s->n.now + MS(100));
+	ice_agent_start(&s->b.agent, s->n.now);
+	sim_run(&s->n, s->n.now + SEC(5));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	for (int h = 0; h < 2; h++) {
+		struct sim_host *x = h ? &s->b : &s->a;
+		unsigned valid = 0;
+		for (unsigned i = 0; i < x->agent.npairs; i++)
+			valid += (x->agent.pairs[i].flags & ICE_PF_VALID) != 0;
+		assert_int_equal(valid, 2);
+		assert_int_equal(x->events[ICE_EV_PAIR_VALID], valid);
+	}
+	free(s);
+}
+
 static bool corrupt_mi(struct simnet *n, struct sim_pkt *p)
 {
 	(void)n;
@@ -546,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_consent_and_loss),
 		cmocka_unit_test(test_ms_ice2_legacy_fp_duplicates),
 		cmocka_unit_test(test_ms_ice_timers),
+		cmocka_unit_test(test_ms_ice_pair_valid_once),
 		cmocka_unit_test(test_integrity_failure),
 		cmocka_unit_test(test_unknown_username_and_garbage),
 		cmocka_unit_test(test_early_request_replayed),
