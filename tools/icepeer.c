@@ -518,7 +518,7 @@ static int handle_events(struct peer *p, uint64_t now)
 				       ice_addr_fmt(&ra, r, sizeof(r)));
 				p->next_data_us = now;
 			} else {
-				printf("selected comp=%u %s %s\n", ev.comp,
+				printf("component %u selected %s %s\n", ev.comp,
 				       ice_addr_fmt(&la, l, sizeof(l)), ice_addr_fmt(&ra, r, sizeof(r)));
 			}
 			break;
