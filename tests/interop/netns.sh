@@ -143,6 +143,11 @@ run_pair() {
 	wait "$r1" "$r2" 2>/dev/null
 	echo "--- A ($cmd_a) exit $ra"; cat "$d/a.out"; sed 's/^/  stderr: /' "$d/a.err" | head -20
 	echo "--- B ($cmd_b) exit $rb"; cat "$d/b.out"; sed 's/^/  stderr: /' "$d/b.err" | head -20
+	# a sanitizer build reports UBSan findings on stderr without changing the exit code
+	if grep -q 'runtime error:\|AddressSanitizer' "$d/a.err" "$d/b.err"; then
+		echo "FAIL: sanitizer report in a peer's stderr"
+		bad=1
+	fi
 	_check_side A "$exp_a" "$ra" "$d/a.out" || bad=1
 	_check_side B "$exp_b" "$rb" "$d/b.out" || bad=1
 	if [ "$exp_a" = ok ] && [ "$exp_b" = ok ] && [ $bad = 0 ]; then

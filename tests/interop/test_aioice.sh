@@ -21,6 +21,14 @@ icepeer-controlled-regular)
 	# aioice nominates aggressively; icepeer's own setting must not matter when controlled
 	run_pair "$CASE" ok ok "$AIO --dialect rfc8445 --role controlling" \
 		"$P --role controlled --regular-nomination" ;;
+icepeer-lite)
+	# icepeer is ICE-lite: aioice sees a=ice-lite, controls, and nominates with a second check
+	run_pair "$CASE" ok ok "$P --role controlled --lite" "$AIO --dialect rfc8445 --role controlling" ||
+		exit 1
+	if grep -q 'Sending connectivity check' "$RP_DIR/a.err"; then
+		echo "FAIL: the lite side sent checks"; exit 1
+	fi
+	;;
 wrong-password-to-aioice)
 	RP_TIMEOUT=12
 	# aioice reads a wrong ice-pwd for icepeer: its checks fail integrity, icepeer answers
