@@ -199,6 +199,33 @@ static void test_role_conflict(void **st)
 	free(s);
 }
 
+static void test_role_conflict_single_switch(void **st)
+{
+	/* RFC 8445 §7.2.5.1: a 487 means "switch to the role opposite to the one the request
+	 * carried". icepeer over a veth showed an agent that had already switched (on the
+	 * peer's request) toggle back on the 487 to its own earlier check, then again on the
+	 * next 487: three role changes where one is right. Both start with the same role;
+	 * exactly one of them must switch, exactly once. */
+	for (int r = 0; r < 2; r++)
+		for (uint64_t seed = 30; seed < 36; seed++) {
+			struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, seed);
+			struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+
+			ca.role = cb.role = r ? ICE_ROLE_CONTROLLED : ICE_ROLE_CONTROLLING;
+			ice_agent_init(&s->a.agent, &ca);
+			ice_agent_init(&s->b.agent, &cb);
+			go(s, SEC(2));
+			assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+			assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+			assert_int_not_equal(ice_agent_role(&s->a.agent), ice_agent_role(&s->b.agent));
+			assert_int_equal(s->a.events[ICE_EV_ROLE_CHANGED] +
+						 s->b.events[ICE_EV_ROLE_CHANGED], 1);
+			assert_selected_match(s);
+			free(s);
+		}
+	(void)st;
+}
+
 static void test_lite_peer(void **st)
 {
 	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 7);
@@ -577,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_symmetric_vs_symmetric_fails),
 		cmocka_unit_test(test_loss_dup_reorder),
 		cmocka_unit_test(test_role_conflict),
+		cmocka_unit_test(test_role_conflict_single_switch),
 		cmocka_unit_test(test_lite_peer),
 		cmocka_unit_test(test_consent_and_loss),
 		cmocka_unit_test(test_ms_ice2_legacy_fp_duplicates),
