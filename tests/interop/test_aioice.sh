@@ -21,6 +21,13 @@ icepeer-controlled-regular)
 	# aioice nominates aggressively; icepeer's own setting must not matter when controlled
 	run_pair "$CASE" ok ok "$AIO --dialect rfc8445 --role controlling" \
 		"$P --role controlled --regular-nomination" ;;
+role-conflict-*)
+	# both claim the same role; aioice or icepeer switches, icepeer at most once
+	role=${CASE#role-conflict-}
+	run_pair "$CASE" ok ok "$P --role $role" "$AIO --dialect rfc8445 --role $role" || exit 1
+	n=$(grep -c '^role ' "$RP_DIR/a.out")
+	[ "$n" -le 1 ] || { echo "FAIL: icepeer changed role $n times"; exit 1; }
+	;;
 icepeer-lite)
 	# icepeer is ICE-lite: aioice sees a=ice-lite, controls, and nominates with a second check
 	run_pair "$CASE" ok ok "$P --role controlled --lite" "$AIO --dialect rfc8445 --role controlling" ||

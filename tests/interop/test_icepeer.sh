@@ -32,6 +32,14 @@ rfc8445-lite)
 		echo "FAIL: the lite side sent checks"; exit 1
 	fi
 	;;
+rfc8445-role-conflict-*)
+	# both claim the same role: exactly one switches, exactly once (RFC 8445 §7.3.1.1)
+	role=${CASE#rfc8445-role-conflict-}
+	run_pair "$CASE" ok ok "$P --dialect rfc8445 --role $role" \
+		"$P --dialect rfc8445 --role $role" || exit 1
+	n=$(cat "$RP_DIR/a.out" "$RP_DIR/b.out" | grep -c '^role ')
+	[ "$n" = 1 ] || { echo "FAIL: $n role changes, expected 1"; exit 1; }
+	;;
 ms-ice2)
 	run_pair "$CASE" ok ok "$P --dialect ms-ice2 --role controlling" \
 		"$P --dialect ms-ice2 --role controlled" ;;
