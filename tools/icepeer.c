@@ -466,6 +466,9 @@ static int feed_remote(struct peer *p, const char *body, size_t len)
 		}
 		used++;
 	}
+	if (!used)
+		fprintf(stderr, "icepeer: no usable remote candidate (UDP, same address family, "
+				"component <= %u): ICE will fail\n", p->ncomp);
 	printf("remote-sdp candidates=%u skipped=%u%s\n", used, skipped,
 	       m->params.lite ? " lite" : "");
 	ice_agent_end_of_candidates(a);
