@@ -798,7 +798,7 @@ static size_t ms_username(uint8_t *out, const struct ice_ms_cred *first,
 }
 
 static int build_check(struct ice_agent *a, const struct ice_pair *p, const uint8_t *tid,
-		       bool use_cand, bool legacy_fp, uint8_t *buf, size_t cap)
+		       enum ice_role role, bool use_cand, bool legacy_fp, uint8_t *buf, size_t cap)
 {
 	struct stun_builder b;
 	const struct ice_cand *lc = &a->local[p->local];
@@ -831,8 +831,7 @@ static int build_check(struct ice_agent *a, const struct ice_pair *p, const uint
 	if (use_cand)
 		stun_build_attr(&b, ICE_A_USE_CANDIDATE, NULL, 0);
 	stun_build_u32(&b, ICE_A_PRIORITY, prflx_prio);
-	stun_build_u64(&b, a->role == ICE_ROLE_CONTROLLING ? ICE_A_ICE_CONTROLLING :
-							     ICE_A_ICE_CONTROLLED,
+	stun_build_u64(&b, role == ICE_ROLE_CONTROLLING ? ICE_A_ICE_CONTROLLING : ICE_A_ICE_CONTROLLED,
 		       a->tie_breaker);
 	if (a->cfg.dialect == ICE_DIALECT_MSICE2) {
 		stun_build_str_pad4(&b, STUN_A_USERNAME, uname);
@@ -867,6 +866,12 @@ static void start_check(struct ice_agent *a, uint64_t now, unsigned idx, bool us
 	rnd_bytes(a, p->tid, sizeof(p->tid));
 	p->ntx = 0;
 	p->flags |= ICE_PF_TXN_OPEN;
+	/* RFC 8489 §6.2.1: every retransmission is the same request, so the role it claims is
+	 * fixed here; a 487 to it is then read against this role, not the current one */
+	if (a->role == ICE_ROLE_CONTROLLING)
+		p->flags |= ICE_PF_TXN_CONTROLLING;
+	else
+		p->flags &= (uint8_t)~ICE_PF_TXN_CONTROLLING;
 	if (use_cand)
 		p->flags |= ICE_PF_USE_CAND;
 	else
@@ -884,7 +889,9 @@ static void schedule_check(struct ice_agent *a, uint64_t now)
 
 	while ((t = pop_triggered(a)) >= 0) {
 		struct ice_pair *p = &a->pairs[t];
-		bool uc = aggressive || (p->flags & ICE_PF_USE_CAND);
+		/* only the controlling agent nominates (RFC 8445 §7.1.2) */
+		bool uc = aggressive ||
+			  (a->role == ICE_ROLE_CONTROLLING && (p->flags & ICE_PF_USE_CAND));
 		if (p->flags & ICE_PF_TXN_OPEN)
 			continue; /* in progress: its retransmissions go on */
 		if (p->state == ICE_PAIR_SUCCEEDED && !(p->flags & ICE_PF_USE_CAND))
@@ -975,8 +982,10 @@ int ice_agent_poll_transmit(struct ice_agent *a, uint64_t now, struct ice_out *o
 			p->ntx &= 0x7f;
 			a->tx_pairs &= ~(1ull << idx);
 		}
-		n = build_check(a, p, p->tid, (p->flags & ICE_PF_USE_CAND) != 0, legacy_dup, out->buf,
-				out->cap);
+		n = build_check(a, p, p->tid,
+				(p->flags & ICE_PF_TXN_CONTROLLING) ? ICE_ROLE_CONTROLLING :
+								      ICE_ROLE_CONTROLLED,
+				(p->flags & ICE_PF_USE_CAND) != 0, legacy_dup, out->buf, out->cap);
 		if (n < 0) {
 			a->tx_pairs &= ~(1ull << idx);
 			a->warn |= WARN_SEND_FAILED;
@@ -1008,7 +1017,8 @@ int ice_agent_poll_transmit(struct ice_agent *a, uint64_t now, struct ice_out *o
 		if (a->tx_consent & (1u << c)) {
 			a->tx_consent &= (uint8_t)~(1u << c);
 			rnd_bytes(a, a->consent_tid[c], STUN_TID_LEN);
-			n = build_check(a, p, a->consent_tid[c], false, false, out->buf, out->cap);
+			n = build_check(a, p, a->consent_tid[c], (enum ice_role)a->role, false, false,
+					out->buf, out->cap);
 			a->stats.tx_consent++;
 			a->last_tx_us[c] = now;
 			return finish_out(a, out, p, n);
@@ -1347,9 +1357,8 @@ static void on_request_pair(struct ice_agent *a, uint64_t now, unsigned lidx,
 			emit(a, ICE_EV_PAIR_VALID, comp, (uint8_t)pi);
 		}
 	}
-	if (a->cfg.dialect == ICE_DIALECT_MSICE && (p->flags & ICE_PF_VALID) &&
-	    !(p->flags & ICE_PF_NOMINATED))
-		emit(a, ICE_EV_PAIR_VALID, comp, (uint8_t)pi);
+	/* ICE_EV_PAIR_VALID was emitted when the pair became valid (on_response, or above
+	 * for a lite agent): a later check on it is no news */
 	if (use_cand && a->role == ICE_ROLE_CONTROLLED) {
 		if (p->flags & ICE_PF_VALID)
 			nominate(a, now, (unsigned)pi);
@@ -1619,15 +1628,26 @@ static enum ice_rx on_response(struct ice_agent *a, uint64_t now, struct rx_ctx 
 		int code = 0;
 		stun_msg_get_error(&x->m, &code, NULL, NULL);
 		if (code == 487 && a->cfg.dialect != ICE_DIALECT_MSICE) {
-			/* RFC 8445 §7.2.5.1: switch and check again */
-			a->role = a->role == ICE_ROLE_CONTROLLING ? ICE_ROLE_CONTROLLED :
-								    ICE_ROLE_CONTROLLING;
-			for (unsigned i = 0; i < a->npairs; i++)
-				a->pairs[i].prio = pair_prio(a, a->pairs[i].local, a->pairs[i].remote);
-			if (tracing(a))
-				trace(a, now, "Check %d: 487 Role Conflict received: now %s", pi,
+			/* RFC 8445 §7.2.5.1: take the role opposite to the one the request carried
+			 * and check again. The agent may have switched already, on the peer's own
+			 * request: then this 487 is stale and the role stays. */
+			uint8_t want = (p->flags & ICE_PF_TXN_CONTROLLING) ? ICE_ROLE_CONTROLLED :
+									      ICE_ROLE_CONTROLLING;
+			if (a->role != want) {
+				a->role = want;
+				for (unsigned i = 0; i < a->npairs; i++)
+					a->pairs[i].prio =
+						pair_prio(a, a->pairs[i].local, a->pairs[i].remote);
+				if (tracing(a))
+					trace(a, now, "Check %d: 487 Role Conflict received: now %s", pi,
+					      a->role == ICE_ROLE_CONTROLLING ? "Controlling" :
+										"Controlled");
+				emit(a, ICE_EV_ROLE_CHANGED, 0, NONE);
+			} else if (tracing(a)) {
+				trace(a, now, "Check %d: 487 Role Conflict received for a request "
+					      "sent before the switch: staying %s", pi,
 				      a->role == ICE_ROLE_CONTROLLING ? "Controlling" : "Controlled");
-			emit(a, ICE_EV_ROLE_CHANGED, 0, NONE);
+			}
 			set_state(a, now, (unsigned)pi, ICE_PAIR_WAITING);
 			push_triggered(a, (unsigned)pi);
 			arm_checks(a, now);

@@ -161,6 +161,7 @@ struct ice_pair {
 #define ICE_PF_TRIGGERED 0x10
 #define ICE_PF_RECV_VALID 0x20   /* MS-ICE: a valid check came in on it */
 #define ICE_PF_TXN_OPEN 0x40     /* a transaction is in flight */
+#define ICE_PF_TXN_CONTROLLING 0x80 /* its requests carry ICE-CONTROLLING (role at its start) */
 
 struct ice_ms_cred {
 	uint8_t id[ICE_MS_ID_MAX];

@@ -199,6 +199,33 @@ static void test_role_conflict(void **st)
 	free(s);
 }
 
+static void test_role_conflict_single_switch(void **st)
+{
+	/* RFC 8445 §7.2.5.1: a 487 means "switch to the role opposite to the one the request
+	 * carried". icepeer over a veth showed an agent that had already switched (on the
+	 * peer's request) toggle back on the 487 to its own earlier check, then again on the
+	 * next 487: three role changes where one is right. Both start with the same role;
+	 * exactly one of them must switch, exactly once. */
+	for (int r = 0; r < 2; r++)
+		for (uint64_t seed = 30; seed < 36; seed++) {
+			struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, seed);
+			struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+
+			ca.role = cb.role = r ? ICE_ROLE_CONTROLLED : ICE_ROLE_CONTROLLING;
+			ice_agent_init(&s->a.agent, &ca);
+			ice_agent_init(&s->b.agent, &cb);
+			go(s, SEC(2));
+			assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+			assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+			assert_int_not_equal(ice_agent_role(&s->a.agent), ice_agent_role(&s->b.agent));
+			assert_int_equal(s->a.events[ICE_EV_ROLE_CHANGED] +
+						 s->b.events[ICE_EV_ROLE_CHANGED], 1);
+			assert_selected_match(s);
+			free(s);
+		}
+	(void)st;
+}
+
 static void test_lite_peer(void **st)
 {
 	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 7);
@@ -290,6 +317,41 @@ static void test_ms_ice_timers(void **st)
 	/* every check ran out of retransmissions (about 6.3 s) before the 10 s limit */
 	assert_in_range(s->a.failed_at - t0, SEC(5), SEC(10));
 	assert_true(ice_agent_warn(&s->a.agent) & 0x20);
+	free(s);
+}
+
+static void test_ms_ice_pair_valid_once(void **st)
+{
+	/* ICE_EV_PAIR_VALID means "a pair entered the valid list": once per pair, however many
+	 * checks arrive on it afterwards. icepeer's interop run over a veth showed MS-ICE agents
+	 * repeating it for every incoming check on a valid pair. */
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_MSICE, 21);
+	struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+
+	(void)st;
+	ca.ncomp = cb.ncomp = 2;
+	ice_agent_init(&s->a.agent, &ca);
+	ice_agent_init(&s->b.agent, &cb);
+	sim_gather(&s->n, &s->a, 1, 5000);
+	sim_gather(&s->n, &s->a, 2, 5001);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_gather(&s->n, &s->b, 2, 6001);
+	sim_exchange(&s->n);
+	/* B starts late, as a real peer does: its checks reach A's already valid pairs */
+	ice_agent_start(&s->a.agent, s->n.now);
+	sim_run(&s->n, s->n.now + MS(100));
+	ice_agent_start(&s->b.agent, s->n.now);
+	sim_run(&s->n, s->n.now + SEC(5));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	for (int h = 0; h < 2; h++) {
+		struct sim_host *x = h ? &s->b : &s->a;
+		unsigned valid = 0;
+		for (unsigned i = 0; i < x->agent.npairs; i++)
+			valid += (x->agent.pairs[i].flags & ICE_PF_VALID) != 0;
+		assert_int_equal(valid, 2);
+		assert_int_equal(x->events[ICE_EV_PAIR_VALID], valid);
+	}
 	free(s);
 }
 
@@ -542,10 +604,12 @@ int main(void)
 		cmocka_unit_test(test_symmetric_vs_symmetric_fails),
 		cmocka_unit_test(test_loss_dup_reorder),
 		cmocka_unit_test(test_role_conflict),
+		cmocka_unit_test(test_role_conflict_single_switch),
 		cmocka_unit_test(test_lite_peer),
 		cmocka_unit_test(test_consent_and_loss),
 		cmocka_unit_test(test_ms_ice2_legacy_fp_duplicates),
 		cmocka_unit_test(test_ms_ice_timers),
+		cmocka_unit_test(test_ms_ice_pair_valid_once),
 		cmocka_unit_test(test_integrity_failure),
 		cmocka_unit_test(test_unknown_username_and_garbage),
 		cmocka_unit_test(test_early_request_replayed),
