@@ -14,6 +14,7 @@
 #define RECV_NEEDED 3
 #define SEND_INTERVAL_MS 100
 #define SDP_POLL_MS 50
+#define RTP_INTERVAL_MS 20
 
 struct peer {
 	GMainLoop *loop;
@@ -25,6 +26,9 @@ struct peer {
 	guint sent;
 	guint received;
 	guint linger_s;
+	gboolean rtp;      /* --rtp: RTP-shaped datagrams (RFC 7983 first byte 0x80), sent all along */
+	guint32 ssrc, rx_ssrc;
+	guint rtp_other;   /* non-STUN datagrams that were not RTP-shaped */
 	guint timeout_id;
 	gboolean done;
 	int rc;
@@ -83,6 +87,14 @@ static void on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint
 	(void)component_id;
 	if (looks_like_stun((const guint8 *)buf, len))
 		return;
+	if (p->rtp) {
+		const guint8 *b = (const guint8 *)buf;
+		if (len < 12 || (b[0] & 0xc0) != 0x80) {
+			p->rtp_other++;
+			return;
+		}
+		p->rx_ssrc = (guint32)b[8] << 24 | (guint32)b[9] << 16 | (guint32)b[10] << 8 | b[11];
+	}
 	p->received++;
 	peer_check_done(p);
 }
@@ -95,14 +107,29 @@ static gboolean send_tick(gpointer data)
 
 	if (p->failure)
 		return G_SOURCE_REMOVE;
-	n = snprintf(msg, sizeof(msg), "nicepeer-data-%u", p->sent + 1);
+	if (p->rtp) {
+		/* RFC 3550 §5.1: V=2, PT 0 (PCMU), seq, 160 samples a packet, our SSRC */
+		guint32 seq = p->sent + 1, ts = (p->sent + 1) * 160;
+		guint8 h[12] = {0x80, 0x00, (guint8)(seq >> 8), (guint8)seq, (guint8)(ts >> 24),
+				(guint8)(ts >> 16), (guint8)(ts >> 8), (guint8)ts,
+				(guint8)(p->ssrc >> 24), (guint8)(p->ssrc >> 16), (guint8)(p->ssrc >> 8),
+				(guint8)p->ssrc};
+		memcpy(msg, h, sizeof(h));
+		n = 12 + snprintf(msg + 12, sizeof(msg) - 12, "nicepeer-rtp-%u", p->sent + 1);
+	} else {
+		n = snprintf(msg, sizeof(msg), "nicepeer-data-%u", p->sent + 1);
+	}
 	if (nice_agent_send(p->agent, p->stream_id, NICE_COMPONENT_TYPE_RTP, (guint)n, msg) != n) {
 		peer_fail(p, "nice_agent_send failed");
 		return G_SOURCE_REMOVE;
 	}
 	p->sent++;
-	if (p->sent < SEND_COUNT)
+	/* media keeps flowing (also while lingering) so the far end gets its share late too */
+	if (p->sent < SEND_COUNT || p->rtp) {
+		if (p->sent >= SEND_COUNT)
+			peer_check_done(p);
 		return G_SOURCE_CONTINUE;
+	}
 	peer_check_done(p);
 	return G_SOURCE_REMOVE;
 }
@@ -140,7 +167,7 @@ static void on_selected(NiceAgent *agent, guint stream_id, guint component_id,
 	fflush(stdout);
 	send_tick(p);
 	if (p->sent < SEND_COUNT && !p->failure)
-		g_timeout_add(SEND_INTERVAL_MS, send_tick, p);
+		g_timeout_add(p->rtp ? RTP_INTERVAL_MS : SEND_INTERVAL_MS, send_tick, p);
 }
 
 static gboolean on_timeout(gpointer data)
@@ -271,7 +298,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: nicepeer --mode rfc5245|oc2007r2 --role controlling|controlled --bind IP\n"
 		"                --local-sdp FILE --remote-sdp FILE|- [--timeout S]\n"
-		"                [--regular-nomination] [--lite] [--port-range LO-HI] [--linger S]\n");
+		"                [--regular-nomination] [--lite] [--port-range LO-HI] [--linger S]\n"
+		"                [--rtp]\n");
 }
 
 int main(int argc, char **argv)
@@ -295,6 +323,9 @@ int main(int argc, char **argv)
 			takes = FALSE;
 		} else if (strcmp(a, "--lite") == 0) {
 			lite = TRUE;
+			takes = FALSE;
+		} else if (strcmp(a, "--rtp") == 0) {
+			p.rtp = TRUE;
 			takes = FALSE;
 		} else if (!v) {
 			usage();
@@ -351,6 +382,10 @@ int main(int argc, char **argv)
 	if (lite)
 		opts |= NICE_AGENT_OPTION_LITE_MODE;
 
+	if (p.rtp) {
+		p.ssrc = g_random_int();
+		printf("rtp ssrc 0x%08x\n", p.ssrc);
+	}
 	p.loop = g_main_loop_new(NULL, FALSE);
 	p.agent = nice_agent_new_full(g_main_loop_get_context(p.loop), compat, opts);
 	if (!p.agent) {
@@ -394,6 +429,9 @@ int main(int argc, char **argv)
 	if (!p.failure)
 		g_main_loop_run(p.loop);
 
+	if (p.rtp)
+		printf("rtp sent %u received %u from ssrc 0x%08x, other %u\n", p.sent, p.received,
+		       p.rx_ssrc, p.rtp_other);
 	if (p.failure)
 		printf("failed: %s\n", p.failure);
 	fflush(stdout);
