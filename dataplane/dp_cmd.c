@@ -22,6 +22,9 @@ int dp_cmd_add_rc(struct dp_cmd *cmd, const struct ice_remote_cand *rc)
 
 static int add_remotes(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 {
+	/* a leg without ICE uses the default address only: candidates have no use there */
+	if (!(c->legs[cmd->slot].flags & DP_LEG_ICE))
+		return 0;
 	for (unsigned i = 0; i < cmd->nrc; i++) {
 		struct ice_remote_cand rc = cmd->rc[i];
 		int r;

@@ -1,0 +1,64 @@
+/* The session manager of the control thread: NG commands (ping, offer, answer, delete,
+ * query, list, statistics) turned into legs on the workers and rewritten SDP. */
+#ifndef CTL_SESSION_H
+#define CTL_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dp_cmd.h"
+
+#define CTL_MAX_WORKERS 16
+#define CTL_CALL_MEDIA 8     /* m= sections handled per call */
+
+struct ctl_cfg {
+	uint32_t local_ip;       /* gateway address the workers answer on (host order) */
+	uint32_t adv_ip;         /* address written into SDP (NAT'd SBCs); 0 = local_ip */
+	uint16_t port_min, port_max;
+	uint32_t max_sessions;
+	unsigned nworkers;
+	uint32_t slots_per_worker;
+	uint64_t seed;
+	bool trace_legs;         /* keep pjnath-style traces of every leg */
+};
+
+/* How the session manager reaches the workers. */
+struct ctl_backend {
+	/* Hand a command to a worker (ownership passes; the command comes back through
+	 * ctl_cmd_done). 0, or -EBUSY when the worker's ring is full. */
+	int (*submit)(void *ctx, unsigned worker, struct dp_cmd *cmd);
+	/* Read-only view of a worker's leg: counters and ICE state, read without locks
+	 * (single writer; a value may be a moment old). */
+	const struct dp_leg *(*view)(void *ctx, unsigned worker, uint32_t slot);
+	void *ctx;
+};
+
+struct ctl_stats {
+	uint64_t offers, answers, deletes, queries, pings, errors, retransmits;
+	uint64_t calls_created, calls_deleted, port_exhausted, session_limit;
+	uint32_t calls, legs, peak_calls;
+};
+
+struct ctl_call;
+struct ctl;
+
+/** Create the session manager. Returns NULL on bad configuration or no memory. */
+struct ctl *ctl_new(const struct ctl_cfg *cfg, const struct ctl_backend *be);
+void ctl_free(struct ctl *c);
+
+/**
+ * Handle one NG datagram ("<cookie> <bencoded dict>") and write the reply into out.
+ * Retransmitted cookies get the cached reply. Returns the reply length (0: no reply, the
+ * datagram had no usable cookie) .
+ */
+size_t ctl_handle(struct ctl *c, const char *msg, size_t len, char *out, size_t cap,
+		  uint64_t now_ms);
+
+/** A worker handed a command back: free it (and note a failure). */
+void ctl_cmd_done(struct ctl *c, struct dp_cmd *cmd);
+
+const struct ctl_stats *ctl_stats(const struct ctl *c);
+/** Memory held by the session manager (calls, tables, cache) in bytes. */
+size_t ctl_memory(const struct ctl *c);
+
+#endif

@@ -1,0 +1,364 @@
+/* Session manager tests: NG offer / answer / query / delete / list / statistics / ping against
+ * a real packet core driven synchronously, and the error paths an operator meets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "ctl_sdp.h"
+#include "ctl_session.h"
+#include "dp_cmd.h"
+#include "ng_bencode.h"
+
+struct fake {
+	struct dp_core core;
+	unsigned submitted, failed;
+	bool busy;
+};
+
+static int fake_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
+{
+	struct fake *f = ctx;
+
+	(void)w;
+	if (f->busy)
+		return -EBUSY;
+	f->submitted++;
+	/* the worker would apply it between bursts; here at once */
+	dp_cmd_apply(&f->core, cmd, 1000000);
+	if (cmd->result < 0) {
+		f->failed++;
+		fprintf(stderr, "command %u on slot %u failed: %d\n", cmd->type, cmd->slot, cmd->result);
+	}
+	free(cmd);
+	return 0;
+}
+
+static const struct dp_leg *fake_view(void *ctx, unsigned w, uint32_t slot)
+{
+	struct fake *f = ctx;
+
+	(void)w;
+	return slot < f->core.nlegs ? &f->core.legs[slot] : NULL;
+}
+
+static void emit_none(void *ctx, const uint8_t *frame, uint16_t len)
+{
+	(void)ctx;
+	(void)frame;
+	(void)len;
+}
+
+static struct ctl *mk(struct fake *f, uint16_t pmin, uint16_t pmax, uint32_t max_sessions)
+{
+	struct ctl_cfg cfg = {
+		.local_ip = 0xcb007101, .port_min = pmin, .port_max = pmax,
+		.max_sessions = max_sessions, .nworkers = 1, .slots_per_worker = 256, .seed = 3,
+	};
+	struct ctl_backend be = {.submit = fake_submit, .view = fake_view, .ctx = f};
+	const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(dp_core_init(&f->core, 0xcb007101, mac, 256, 1, calloc, 1000000), 0);
+	f->core.emit = emit_none;
+	return ctl_new(&cfg, &be);
+}
+
+static const char offer_sdp[] =
+	"v=0\r\n"
+	"o=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\n"
+	"s=-\r\n"
+	"c=IN IP4 192.0.2.10\r\n"
+	"t=0 0\r\n"
+	"a=ice-ufrag:aliu\r\n"
+	"a=ice-pwd:alicepasswordalicepass1\r\n"
+	"m=audio 40000 RTP/AVP 0 8 101\r\n"
+	"a=rtpmap:0 PCMU/8000\r\n"
+	"a=rtpmap:101 telephone-event/8000\r\n"
+	"a=fmtp:101 0-16\r\n"
+	"a=candidate:1 1 UDP 2130706431 192.0.2.10 40000 typ host\r\n"
+	"a=candidate:1 2 UDP 2130706430 192.0.2.10 40001 typ host\r\n"
+	"a=sendrecv\r\n";
+
+static const char answer_sdp[] =
+	"v=0\r\n"
+	"o=bob 1 1 IN IP4 198.51.100.20\r\n"
+	"s=-\r\n"
+	"c=IN IP4 198.51.100.20\r\n"
+	"t=0 0\r\n"
+	"m=audio 50000 RTP/AVP 0 101\r\n"
+	"a=rtpmap:0 PCMU/8000\r\n"
+	"a=ice-ufrag:bobu\r\n"
+	"a=ice-pwd:bobpasswordbobpassword1\r\n"
+	"a=candidate:7 1 UDP 2130706431 198.51.100.20 50000 typ host\r\n"
+	"a=candidate:7 2 UDP 2130706430 198.51.100.20 50001 typ host\r\n";
+
+/* "<cookie> d...e" with keys in bencode order */
+static size_t ng_msg(char *out, size_t cap, const char *cookie, const char *cmd, const char *callid,
+		     const char *from, const char *to, const char *sdp, const char *extra)
+{
+	int n = snprintf(out, cap, "%s d", cookie);
+
+	if (callid)
+		n += snprintf(out + n, cap - (size_t)n, "7:call-id%zu:%s", strlen(callid), callid);
+	n += snprintf(out + n, cap - (size_t)n, "7:command%zu:%s", strlen(cmd), cmd);
+	if (from)
+		n += snprintf(out + n, cap - (size_t)n, "8:from-tag%zu:%s", strlen(from), from);
+	if (extra)
+		n += snprintf(out + n, cap - (size_t)n, "%s", extra);
+	if (sdp)
+		n += snprintf(out + n, cap - (size_t)n, "3:sdp%zu:%s", strlen(sdp), sdp);
+	if (to)
+		n += snprintf(out + n, cap - (size_t)n, "6:to-tag%zu:%s", strlen(to), to);
+	n += snprintf(out + n, cap - (size_t)n, "e");
+	return (size_t)n;
+}
+
+static struct ng_benc_node nodes[2048];
+
+/* Parse a reply; returns the dict node. */
+static const struct ng_benc_node *reply_dict(struct ng_benc_doc *d, const char *buf, size_t len,
+					    const char *cookie)
+{
+	size_t cl = strlen(cookie);
+
+	assert_true(len > cl + 1);
+	assert_memory_equal(buf, cookie, cl);
+	assert_int_equal(buf[cl], ' ');
+	ng_benc_init(d, nodes, 2048);
+	assert_int_equal(ng_benc_parse(d, buf + cl + 1, len - cl - 1), 0);
+	return ng_benc_at(d, 0);
+}
+
+static void get_str(const struct ng_benc_doc *d, const struct ng_benc_node *dict, const char *key,
+		    char *out, size_t cap)
+{
+	const struct ng_benc_node *n = ng_benc_dict_get(d, dict, key);
+
+	assert_non_null(n);
+	assert_true(n->len < cap);
+	memcpy(out, n->str, n->len);
+	out[n->len] = 0;
+}
+
+static void test_offer_answer_query_delete(void **state)
+{
+	static struct fake f;
+	struct ctl *c = mk(&f, 30000, 30100, 100);
+	static char msg[8192], out[65536], sdp[8192], res[64];
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict;
+	size_t n;
+
+	(void)state;
+	assert_non_null(c);
+	/* ping */
+	n = ctl_handle(c, "5323_1 d7:command4:pinge", 24, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "5323_1");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "pong");
+
+	/* offer: the answerer must be told to send to the gateway */
+	n = ng_msg(msg, sizeof(msg), "c2", "offer", "call-1@x", "ftag", NULL, offer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "c2");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "ok");
+	get_str(&d, dict, "sdp", sdp, sizeof(sdp));
+	assert_non_null(strstr(sdp, "c=IN IP4 203.0.113.1\r\n"));
+	assert_null(strstr(sdp, "192.0.2.10 40000"));
+	assert_null(strstr(sdp, "a=ice-ufrag:aliu"));
+	assert_non_null(strstr(sdp, "a=ice-ufrag:"));
+	assert_non_null(strstr(sdp, "typ host"));
+	assert_non_null(strstr(sdp, "a=rtpmap:101 telephone-event/8000\r\n"));
+	assert_non_null(strstr(sdp, "a=fmtp:101 0-16\r\n"));
+	assert_int_equal(f.failed, 0);
+	assert_int_equal(f.core.active, 2);
+	{
+		/* the advertised port is the answer-side leg's, and it lives on the core */
+		static struct ctl_sdp parsed;
+		assert_int_equal(ctl_sdp_parse(&parsed, sdp, strlen(sdp)), 0);
+		assert_int_equal(parsed.n_media, 1);
+		assert_true(parsed.media[0].port >= 30000 && parsed.media[0].port < 30100);
+		assert_int_not_equal(f.core.port_map[parsed.media[0].port], 0);
+		assert_true(parsed.media[0].has_ice);
+	}
+	/* the offer-side leg already knows alice and is checking her */
+	{
+		const struct dp_leg *la = NULL;
+		for (uint32_t i = 0; i < f.core.nlegs; i++)
+			if ((f.core.legs[i].flags & DP_LEG_USED) && strstr(f.core.legs[i].name, "0a"))
+				la = &f.core.legs[i];
+		assert_non_null(la);
+		assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
+		assert_int_equal(la->peer != DP_NO_LEG, 1);
+	}
+	/* a retransmission gets the identical reply, and nothing is created twice */
+	{
+		static char out2[65536];
+		size_t n2;
+		n = ng_msg(msg, sizeof(msg), "c2", "offer", "call-1@x", "ftag", NULL, offer_sdp, NULL);
+		n2 = ctl_handle(c, msg, n, out2, sizeof(out2), 2000);
+		assert_int_equal(f.core.active, 2);
+		assert_int_equal(ctl_stats(c)->offers, 1);
+		assert_int_equal(ctl_stats(c)->retransmits, 1);
+		n = ng_msg(msg, sizeof(msg), "c2", "offer", "call-1@x", "ftag", NULL, offer_sdp, NULL);
+		(void)n2;
+	}
+
+	/* answer: the offerer is told to send to the other leg */
+	n = ng_msg(msg, sizeof(msg), "c3", "answer", "call-1@x", "ftag", "ttag", answer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 3000);
+	dict = reply_dict(&d, out, n, "c3");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "ok");
+	get_str(&d, dict, "sdp", sdp, sizeof(sdp));
+	assert_non_null(strstr(sdp, "c=IN IP4 203.0.113.1\r\n"));
+	assert_null(strstr(sdp, "198.51.100.20 50000"));
+	for (uint32_t i = 0; i < f.core.nlegs; i++)
+		if (f.core.legs[i].flags & DP_LEG_USED)
+			assert_int_equal(ice_agent_state(&f.core.legs[i].agent), ICE_STATE_RUNNING);
+
+	/* query: both legs with their counters */
+	n = ng_msg(msg, sizeof(msg), "c4", "query", "call-1@x", NULL, NULL, NULL, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 4000);
+	dict = reply_dict(&d, out, n, "c4");
+	{
+		const struct ng_benc_node *legs = ng_benc_dict_get(&d, dict, "legs");
+		assert_non_null(legs);
+		assert_int_equal(legs->count, 2);
+	}
+	/* list and statistics */
+	n = ctl_handle(c, "c5 d7:command4:liste", 20, out, sizeof(out), 4000);
+	assert_non_null(strstr(out, "8:call-1@x"));
+	n = ctl_handle(c, "c6 d7:command10:statisticse", 27, out, sizeof(out), 4000);
+	assert_non_null(strstr(out, "11:sessionsowni1e"));
+
+	/* delete: legs gone from the core, ports back */
+	n = ng_msg(msg, sizeof(msg), "c7", "delete", "call-1@x", "ftag", NULL, NULL, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 5000);
+	dict = reply_dict(&d, out, n, "c7");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "ok");
+	assert_int_equal(f.core.active, 0);
+	assert_int_equal(ctl_stats(c)->calls, 0);
+	/* and the call is gone */
+	n = ng_msg(msg, sizeof(msg), "c8", "query", "call-1@x", NULL, NULL, NULL, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 5000);
+	assert_non_null(strstr(out, "Unknown call-id"));
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+}
+
+static void test_errors_and_limits(void **state)
+{
+	static struct fake f;
+	/* room for exactly two calls: 4 legs need 4 even ports */
+	struct ctl *c = mk(&f, 30000, 30008, 1000);
+	static char msg[8192], out[65536];
+	size_t n;
+	char id[32];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		snprintf(id, sizeof(id), "call-%d", i);
+		n = ng_msg(msg, sizeof(msg), "k", "offer", id, "f", NULL, offer_sdp, NULL);
+		msg[0] = (char)('a' + i);
+		n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+		assert_null(strstr(out, "error"));
+	}
+	n = ng_msg(msg, sizeof(msg), "z", "offer", "call-3", "f", NULL, offer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "port range exhausted (ICEWarn 0x200000)"));
+	assert_int_equal(ctl_stats(c)->port_exhausted, 1);
+	assert_int_equal(ctl_stats(c)->calls, 2);
+	/* hostile and broken requests: clear errors, no crash, no change */
+	n = ctl_handle(c, "y1 d7:command5:offere", 21, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "error"));
+	n = ng_msg(msg, sizeof(msg), "y2", "offer", "call-9", "f", NULL, "not an sdp", NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "cannot parse SDP"));
+	n = ng_msg(msg, sizeof(msg), "y3", "answer", "nope", "f", "t", answer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "Unknown call-id"));
+	n = ctl_handle(c, "y4 d7:command7:explodee", 23, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "error"));
+	n = ctl_handle(c, "garbage", 7, out, sizeof(out), 1000);
+	n = ctl_handle(c, "y5 ieee", 7, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "error"));
+	assert_int_equal(ctl_stats(c)->calls, 2);
+	/* a busy worker: clean error, nothing half-made */
+	f.busy = true;
+	n = ctl_handle(c, "y6 d7:command6:deletee", 22, out, sizeof(out), 1000);
+	f.busy = false;
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+
+	/* the session limit */
+	c = mk(&f, 30000, 31000, 1);
+	n = ng_msg(msg, sizeof(msg), "s1", "offer", "one", "f", NULL, offer_sdp, NULL);
+	ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	n = ng_msg(msg, sizeof(msg), "s2", "offer", "two", "f", NULL, offer_sdp, NULL);
+	ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	assert_non_null(strstr(out, "session limit reached"));
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+}
+
+static void test_many_calls_memory(void **state)
+{
+	static struct fake f;
+	struct ctl *c;
+	static char msg[8192], out[65536];
+	char id[32];
+	size_t n, before;
+	struct ctl_cfg cfg = {
+		.local_ip = 0xcb007101, .port_min = 20000, .port_max = 60000,
+		.max_sessions = 100000, .nworkers = 1, .slots_per_worker = 4096, .seed = 3,
+	};
+	struct ctl_backend be = {.submit = fake_submit, .view = fake_view, .ctx = &f};
+	const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dp_core_init(&f.core, 0xcb007101, mac, 4096, 1, calloc, 1000000), 0);
+	f.core.emit = emit_none;
+	c = ctl_new(&cfg, &be);
+	before = ctl_memory(c);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof(id), "m%d", i);
+		n = ng_msg(msg, sizeof(msg), id, "offer", id, "f", NULL, offer_sdp, NULL);
+		n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+		assert_null(strstr(out, "error"));
+	}
+	assert_int_equal(ctl_stats(c)->calls, 2000);
+	assert_int_equal(f.core.active, 4000);
+	/* the control side's share per call stays small */
+	assert_true((ctl_memory(c) - before) / 2000 < 2048);
+	for (int i = 0; i < 2000; i++) {
+		char cookie[32];
+		snprintf(id, sizeof(id), "m%d", i);
+		snprintf(cookie, sizeof(cookie), "del%d", i);
+		n = ng_msg(msg, sizeof(msg), cookie, "delete", id, "f", NULL, NULL, NULL);
+		ctl_handle(c, msg, n, out, sizeof(out), 100000 + (uint64_t)i * 40);
+	}
+	assert_int_equal(ctl_stats(c)->calls, 0);
+	assert_int_equal(f.core.active, 0);
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_offer_answer_query_delete),
+		cmocka_unit_test(test_errors_and_limits),
+		cmocka_unit_test(test_many_calls_memory),
+	};
+	return cmocka_run_group_tests_name("ctl_session", tests, NULL, NULL);
+}
