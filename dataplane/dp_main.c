@@ -1,10 +1,17 @@
 /* icegw: the DPDK daemon. EAL and port set-up, one run-to-completion worker per lcore
  * (rx burst, classify in dp_core, tx buffers drained on a TSC interval), telemetry, and
  * the software mode where a pcap drives both the packets and the clock. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +28,11 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_net_crc.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 #include <rte_telemetry.h>
 
+#include "ctl_session.h"
+#include "dp_cmd.h"
 #include "dp_core.h"
 #include "dp_legs.h"
 #include "dp_pkt.h"
@@ -46,10 +56,16 @@ struct opts {
 	bool pcap_clock;         /* software mode: time from packet timestamps */
 	bool pcap_clock_set;
 	bool quiet;
+	const char *ng;           /* NG control socket address (enables the control thread) */
+	uint32_t adv_ip;
+	uint16_t port_min, port_max;
+	uint32_t max_sessions;
 };
 
 struct worker {
 	struct dp_core core;
+	struct rte_ring *cmd_ring;   /* control -> worker (single producer, single consumer) */
+	struct rte_ring *done_ring;  /* worker -> control: commands handed back */
 	uint16_t port, queue;
 	struct rte_mempool *pool;
 	struct rte_mbuf *tx[BURST];
@@ -65,6 +81,7 @@ struct worker {
 };
 
 static volatile bool stop;
+static bool single_lcore_control;   /* one lcore: the worker polls the control socket too */
 static struct opts O;
 static struct worker *W;         /* one worker for now (see docs/architecture.md) */
 static int ts_off = -1;
@@ -196,6 +213,25 @@ static inline void handle(struct worker *w, struct rte_mbuf *m, uint64_t now)
 	}
 }
 
+/* Apply control commands between bursts: a few at a time so a burst of offers cannot
+ * starve the packet path. */
+static inline void worker_commands(struct worker *w, uint64_t now)
+{
+	void *cmds[16];
+	unsigned n;
+
+	if (!w->cmd_ring)
+		return;
+	n = rte_ring_sc_dequeue_burst(w->cmd_ring, cmds, 16, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		dp_cmd_apply(&w->core, cmds[i], now);
+		/* the done ring has room for every command in flight: it cannot be full */
+		rte_ring_sp_enqueue(w->done_ring, cmds[i]);
+	}
+}
+
+static void control_poll(void);
+
 static int worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -239,6 +275,9 @@ static int worker_main(void *arg)
 
 		now = tsc_us();
 		dp_core_timers(&w->core, now);
+		worker_commands(w, now);
+		if (single_lcore_control)
+			control_poll();
 		for (uint16_t i = 0; i < n; i++) {
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -257,6 +296,112 @@ static int worker_main(void *arg)
 	}
 	tx_flush(w);
 	return 0;
+}
+
+
+/* ------------------------------------------------------------------ control thread */
+
+static struct ctl *CTL;
+static int ng_fd = -1;
+static volatile bool worker_done;
+static uint64_t last_poll_tsc;
+
+static int be_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
+{
+	(void)ctx;
+	(void)w;
+	return rte_ring_sp_enqueue(W->cmd_ring, cmd) == 0 ? 0 : -EBUSY;
+}
+
+static const struct dp_leg *be_view(void *ctx, unsigned w, uint32_t slot)
+{
+	(void)ctx;
+	(void)w;
+	return slot < W->core.max_legs ? &W->core.legs[slot] : NULL;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One round of control work: commands handed back, then up to 32 NG datagrams. */
+static void control_poll(void)
+{
+	static char in[65536], out[65536];
+	void *done[64];
+	unsigned n;
+
+	if (single_lcore_control) {
+		/* sharing the worker's core: at most once a millisecond */
+		uint64_t t = rte_get_tsc_cycles();
+		if (t - last_poll_tsc < tsc_hz / 1000)
+			return;
+		last_poll_tsc = t;
+	}
+	while ((n = rte_ring_sc_dequeue_burst(W->done_ring, done, 64, NULL)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			ctl_cmd_done(CTL, done[i]);
+	for (int k = 0; k < 32; k++) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t r = recvfrom(ng_fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+		size_t rl;
+
+		if (r <= 0)
+			break;
+		rl = ctl_handle(CTL, in, (size_t)r, out, sizeof(out), mono_ms());
+		if (rl)
+			sendto(ng_fd, out, rl, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static int ng_open(const char *spec)
+{
+	struct ice_addr a;
+	struct sockaddr_in sin;
+	int fd;
+
+	if (ice_addr_parse(&a, spec) || a.family != ICE_AF_INET || !a.port) {
+		fprintf(stderr, "icegw: --ng: '%s' must be IPv4:PORT\n", spec);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(a.port);
+	memcpy(&sin.sin_addr, a.ip, 4);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		fprintf(stderr, "icegw: --ng %s: %s\n", spec, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int worker_launch(void *arg)
+{
+	int r = worker_main(arg);
+
+	worker_done = true;
+	return r;
+}
+
+/* The main lcore's loop when a worker lcore runs the packets. */
+static void control_main(void)
+{
+	struct pollfd pfd = {.fd = ng_fd, .events = POLLIN};
+
+	while (!stop && !worker_done) {
+		poll(&pfd, 1, 1);
+		control_poll();
+	}
+	stop = true;
 }
 
 /* ------------------------------------------------------------------ telemetry */
@@ -442,6 +587,10 @@ static void usage(FILE *f)
 		"  --duration S        live mode: stop after S seconds\n"
 		"  --max-legs N        legs per worker (default 4096; each needs about 5 KiB, see EAL -m)\n"
 		"  --quiet             no session report at the end\n"
+		"  --ng IP:PORT        serve the NG control protocol (rtpengine's) on this UDP address\n"
+		"  --advertise IP      address written into SDP (default: --ip)\n"
+		"  --port-min N, --port-max N   media port range (default 30000-39999)\n"
+		"  --max-sessions N    calls at most (default: what the legs allow)\n"
 		"  --help, --version\n");
 }
 
@@ -459,6 +608,11 @@ static int parse_opts(int argc, char **argv)
 		{"duration", required_argument, NULL, 'd'},
 		{"max-legs", required_argument, NULL, 'm'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"ng", required_argument, NULL, 'n'},
+		{"advertise", required_argument, NULL, 'A'},
+		{"port-min", required_argument, NULL, 'p'},
+		{"port-max", required_argument, NULL, 'X'},
+		{"max-sessions", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -468,6 +622,8 @@ static int parse_opts(int argc, char **argv)
 
 	O.max_legs = 4096;
 	O.linger_ms = 2000;
+	O.port_min = 30000;
+	O.port_max = 39999;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -523,6 +679,43 @@ static int parse_opts(int argc, char **argv)
 			break;
 		}
 		case 'q': O.quiet = true; break;
+		case 'n': O.ng = optarg; break;
+		case 'A': {
+			struct ice_addr a;
+			if (ice_addr_parse(&a, optarg) || a.family != ICE_AF_INET || a.port) {
+				fprintf(stderr, "icegw: --advertise: '%s' is not an IPv4 address\n", optarg);
+				return -1;
+			}
+			O.adv_ip = ice_addr_v4(&a);
+			break;
+		}
+		case 'p':
+		case 'X': {
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || v < 1024 || v > 65535) {
+				fprintf(stderr, "icegw: --port-%s: '%s' must be 1024-65535\n",
+					c == 'p' ? "min" : "max", optarg);
+				return -1;
+			}
+			if (c == 'p')
+				O.port_min = (uint16_t)v;
+			else
+				O.port_max = (uint16_t)v;
+			break;
+		}
+		case 'S': {
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || v == 0 || v > 10000000) {
+				fprintf(stderr, "icegw: --max-sessions: '%s' must be 1-10000000\n", optarg);
+				return -1;
+			}
+			O.max_sessions = (uint32_t)v;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("icegw %s\n", ICEGW_VERSION); exit(0);
 		default: usage(stderr); return -1;
@@ -714,7 +907,49 @@ int main(int argc, char **argv)
 	rte_telemetry_register_cmd("/icegw/leg", tel_leg, "One leg's state. Parameter: leg name");
 	rte_telemetry_register_cmd("/icegw/lcores", tel_lcores, "Worker lcores. No parameters");
 
-	worker_main(W);
+	if (O.ng) {
+		struct ctl_cfg cc;
+		struct ctl_backend be = {.submit = be_submit, .view = be_view, .ctx = NULL};
+
+		if (O.pcap_clock) {
+			fprintf(stderr, "icegw: --ng needs the live clock (not a pcap replay)\n");
+			return 64;
+		}
+		W->cmd_ring = rte_ring_create("icegw_cmd", 4096, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		W->done_ring = rte_ring_create("icegw_done", 8192, (int)rte_socket_id(),
+					       RING_F_SP_ENQ | RING_F_SC_DEQ);
+		memset(&cc, 0, sizeof(cc));
+		cc.local_ip = O.ip;
+		cc.adv_ip = O.adv_ip;
+		cc.port_min = O.port_min;
+		cc.port_max = O.port_max;
+		cc.max_sessions = O.max_sessions ? O.max_sessions : O.max_legs / 2;
+		cc.nworkers = 1;
+		cc.slots_per_worker = O.max_legs;
+		cc.seed = O.seed ? O.seed : rte_get_tsc_cycles();
+		cc.trace_legs = O.trace_path != NULL;
+		if (!W->cmd_ring || !W->done_ring || O.port_max <= O.port_min ||
+		    !(CTL = ctl_new(&cc, &be))) {
+			fprintf(stderr, "icegw: cannot start the control plane (port range %u-%u)\n",
+				O.port_min, O.port_max);
+			return 1;
+		}
+		ng_fd = ng_open(O.ng);
+		if (ng_fd < 0)
+			return 1;
+		if (rte_lcore_count() >= 2) {
+			unsigned lc = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
+			rte_eal_remote_launch(worker_launch, W, lc);
+			control_main();
+			rte_eal_wait_lcore(lc);
+		} else {
+			single_lcore_control = true;
+			worker_main(W);
+		}
+	} else {
+		worker_main(W);
+	}
 
 	if (!O.quiet)
 		report(W);
