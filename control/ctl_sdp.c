@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const ctl_sdp_errs[] = {
 	"ok",
@@ -62,7 +63,8 @@ static bool attr_is(const struct line *l, const char *name)
 {
 	size_t n = strlen(name);
 
-	return l->n >= 2 + n && l->p[0] == 'a' && l->p[1] == '=' && memcmp(l->p + 2, name, n) == 0 &&
+	/* case-insensitive like ice/sdp.c's reader: a line it takes as ICE must be one we strip */
+	return l->n >= 2 + n && l->p[0] == 'a' && l->p[1] == '=' && strncasecmp(l->p + 2, name, n) == 0 &&
 	       (l->n == 2 + n || l->p[2 + n] == ':');
 }
 
@@ -356,6 +358,15 @@ static void put_origin(struct out *o, const struct line *l, const struct ice_add
 	putf(o, " %s %s%s", addr_type(a), ice_addr_fmt_ip(a, ip, sizeof(ip)), o->eol);
 }
 
+/* RTP/AVP, RTP/SAVPF, UDP/TLS/RTP/SAVPF...: the transport override applies to RTP only. */
+static bool is_rtp_proto(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 4 <= n; i++)
+		if (!memcmp(p + i, "RTP/", 4))
+			return true;
+	return false;
+}
+
 /* m=<media> <port>[/<n>] <proto> <fmt>...: port (and proto if asked) replaced, rest as sent. */
 static void put_mline(struct out *o, const struct line *l, uint16_t port, const char *proto)
 {
@@ -374,7 +385,7 @@ static void put_mline(struct out *o, const struct line *l, uint16_t port, const 
 	if (slash)
 		put(o, slash, (size_t)(pt + ptn - slash));
 	put(o, " ", 1);
-	if (proto && memmem(pr, prn, "RTP/", 4))
+	if (proto && is_rtp_proto(pr, prn))
 		put(o, proto, strlen(proto));
 	else
 		put(o, pr, prn);

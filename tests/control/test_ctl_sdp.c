@@ -457,6 +457,29 @@ static void test_libnice_and_lync(void **state)
 	assert_int_equal(ctl_sdp_rewrite(out, sizeof(out), &peer, lync, strlen(lync), &rw), CTL_SDP_E_CANDIDATE);
 }
 
+/* Found by fuzz_ctl_sdp: ice/sdp.c reads attribute names case-insensitively, so the peer's
+ * "a=Candidate" must be stripped too, or the peer's addresses leak past ICE=remove. */
+static void test_case_insensitive_ice(void **state)
+{
+	static const char odd[] =
+		"v=0\r\n"
+		"m=audio 5000 RTP/AVP 0\r\n"
+		"c=IN IP4 192.0.2.1\r\n"
+		"a=ICE-UFRAG:abcd\r\n"
+		"a=Ice-Pwd:abcdefghijklmnopqrstuv\r\n"
+		"a=Candidate:1 1 UDP 2130706431 192.0.2.1 5000 typ host\r\n";
+
+	(void)state;
+	parse_ok(odd);
+	assert_true(peer.media[0].has_ice);
+	plan(1, 30000, false);
+	rw.ice = CTL_ICE_REMOVE;
+	assert_string_equal(rewrite(odd),
+		"v=0\r\n"
+		"m=audio 30000 RTP/AVP 0\r\n"
+		"c=IN IP4 203.0.113.5\r\n");
+}
+
 static void test_nospace(void **state)
 {
 	long full;
@@ -523,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_no_ice_and_rejected),
 		cmocka_unit_test(test_hold),
 		cmocka_unit_test(test_libnice_and_lync),
+		cmocka_unit_test(test_case_insensitive_ice),
 		cmocka_unit_test(test_nospace),
 		cmocka_unit_test(test_hostile),
 	};
