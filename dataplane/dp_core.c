@@ -278,6 +278,7 @@ void dp_core_arp_add(struct dp_core *c, uint32_t ip, const uint8_t mac[6])
 	e->ip = ip;
 	memcpy(e->mac, mac, 6);
 	e->used = 1;
+	e->pending = 0;
 }
 
 static inline void arp_learn(struct dp_core *c, uint32_t ip, const uint8_t *mac)
@@ -289,16 +290,51 @@ static inline void arp_learn(struct dp_core *c, uint32_t ip, const uint8_t *mac)
 	e->ip = ip;
 	memcpy(e->mac, mac, 6);
 	e->used = 1;
+	e->pending = 0;
 	c->st.arp_learned++;
 }
 
-static inline const uint8_t *nexthop(const struct dp_core *c, uint32_t ip)
+/* RFC 826: who has ip? tell us. Sent at most once a second per address (the slot
+ * remembers the question); the frame the caller could not send is dropped and counted. */
+static void arp_ask(struct dp_core *c, uint32_t ip)
+{
+	struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
+	uint8_t f[42];
+
+	if (e->pending && e->ip == ip && c->now < e->asked_us + 1000000)
+		return;
+	if (!e->used || e->ip != ip) {
+		e->used = 0;
+		e->ip = ip;
+	}
+	e->pending = 1;
+	e->asked_us = c->now;
+	memset(f, 0xff, 6);
+	memcpy(f + 6, c->mac, 6);
+	dp_wr16(f + 12, DP_ETHERTYPE_ARP);
+	dp_wr16(f + 14, 1);
+	dp_wr16(f + 16, DP_ETHERTYPE_IP4);
+	f[18] = 6;
+	f[19] = 4;
+	dp_wr16(f + 20, 1);
+	memcpy(f + 22, c->mac, 6);
+	dp_wr32(f + 28, c->ip);
+	memset(f + 32, 0, 6);
+	dp_wr32(f + 38, ip);
+	c->st.arp_requests++;
+	c->emit(c->emit_ctx, f, sizeof(f));
+}
+
+static inline const uint8_t *nexthop(struct dp_core *c, uint32_t ip)
 {
 	const struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
 
 	if (e->used && e->ip == ip)
 		return e->mac;
-	return c->have_gw_mac ? c->gw_mac : NULL;
+	if (c->have_gw_mac)
+		return c->gw_mac;
+	arp_ask(c, ip);
+	return NULL;
 }
 
 /* Send what the agent has queued, handle its events, re-arm its timer. */

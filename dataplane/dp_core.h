@@ -109,10 +109,12 @@ struct dp_arp {
 	uint32_t ip;
 	uint8_t mac[6];
 	uint8_t used;
+	uint8_t pending;          /* an ARP request went out for ip and is unanswered */
+	uint64_t asked_us;        /* when: requests are repeated at most once a second */
 };
 
 struct dp_core_stats {
-	uint64_t rx, tx, tx_generated, arp_replies, arp_learned, timers_fired;
+	uint64_t rx, tx, tx_generated, arp_replies, arp_learned, arp_requests, timers_fired;
 	uint64_t drops[DP_DROP_MAX];
 	uint64_t ice_completed, ice_failed, consent_lost;
 };
