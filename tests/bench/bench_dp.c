@@ -50,7 +50,6 @@ struct tset {
 	struct tmpl *t;
 	uint32_t n, next;
 	uint8_t payload[256];      /* the rest, identical for every frame of the set */
-	uint16_t copy;             /* bytes of hdr to restore */
 	bool rtp;
 };
 
@@ -81,7 +80,6 @@ static void rtp_templates(struct tset *s, uint32_t nlegs)
 	s->t = xcalloc(nlegs, sizeof(*s->t));
 	s->n = nlegs;
 	s->rtp = true;
-	s->copy = DP_HDRS_LEN + 12;
 	for (int i = 0; i < RTP_PAY; i++)
 		pay[i] = (uint8_t)(0xd5 ^ i);
 	pay[0] = 0x80;
@@ -95,7 +93,7 @@ static void rtp_templates(struct tset *s, uint32_t nlegs)
 		dp_wr16(pay + 2, t->seq);
 		dp_wr32(pay + 4, t->ts);
 		t->len = frame_to_leg(f, i, pay, sizeof(pay));
-		memcpy(t->hdr, f, s->copy);
+		memcpy(t->hdr, f, sizeof(t->hdr));
 	}
 }
 
@@ -370,14 +368,14 @@ struct variant {
 };
 
 static struct variant var[V_N] = {
-	[V_SWAP] = {"(0) 5tswap, no restore", {0}, 0, 0, 0, 0, 0},
-	[V_R_SWAP] = {"(0b) restore RTP + 5tswap", {0}, 0, 0, 0, 0, 0},
-	[V_RELAY] = {"(b) restore RTP + dp_core relay", {0}, 0, 0, 0, 0, 0},
-	[V_S_SWAP] = {"(0a) restore STUN + 5tswap", {0}, 0, 0, 0, 0, 0},
-	[V_S_BASE] = {"(0a') + 2 HMAC + 2 CRC", {0}, 0, 0, 0, 0, 0},
-	[V_STUN] = {"(a) restore STUN + dp_core answer", {0}, 0, 0, 0, 0, 0},
-	[V_C_SWAP] = {"(0c) restore RTP(c) + 5tswap", {0}, 0, 0, 0, 0, 0},
-	[V_MIX] = {"(c) restore RTP(c) + timers + relay", {0}, 0, 0, 0, 0, 0},
+	[V_SWAP] = {.name = "(0) 5tswap, no restore"},
+	[V_R_SWAP] = {.name = "(0b) restore RTP + 5tswap"},
+	[V_RELAY] = {.name = "(b) restore RTP + dp_core relay"},
+	[V_S_SWAP] = {.name = "(0a) restore STUN + 5tswap"},
+	[V_S_BASE] = {.name = "(0a') + 2 HMAC + 2 CRC"},
+	[V_STUN] = {.name = "(a) restore STUN + dp_core answer"},
+	[V_C_SWAP] = {.name = "(0c) restore RTP(c) + 5tswap"},
+	[V_MIX] = {.name = "(c) restore RTP(c) + timers + relay"},
 };
 
 static struct dp_core core_b, core_c;
@@ -547,7 +545,6 @@ static void stun_templates(void)
 	t_stun.t[0].len = frame_to_leg(f, 0, p, (uint16_t)n);
 	memcpy(t_stun.t[0].hdr, f, 64);
 	memcpy(t_stun.payload, f + 64, (size_t)(t_stun.t[0].len - 64));
-	t_stun.copy = 64;
 	if (t_stun.t[0].len > 64 + sizeof(t_stun.payload)) {
 		fprintf(stderr, "bench_dp: request too long\n");
 		exit(1);
