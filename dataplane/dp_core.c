@@ -11,6 +11,8 @@
 #include "dp_pkt.h"
 #include "stun.h"
 
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
 const char *const dp_drop_names[DP_DROP_MAX] = {
 #define _(n, s) [DP_DROP_##n] = s,
 	foreach_dp_drop
@@ -88,6 +90,16 @@ int dp_core_find_leg(const struct dp_core *c, const char *name)
 	return -ENOENT;
 }
 
+/* Where media for component k goes (and comes from), kept twice: as an address for
+ * reports and as two words for the per-packet compare. */
+static void set_media(struct dp_leg *l, unsigned k, const struct ice_addr *a, uint8_t state)
+{
+	l->media_remote[k] = *a;
+	l->media_ip[k] = ice_addr_v4(a);
+	l->media_port[k] = a->family == ICE_AF_INET ? a->port : 0;
+	l->media_state[k] = a->family == ICE_AF_INET ? state : 0;
+}
+
 static void rearm(struct dp_core *c, uint32_t idx)
 {
 	struct dp_leg *l = &c->legs[idx];
@@ -124,8 +136,8 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 		return -EINVAL;
 	if (c->port_map[cfg->port] || (!cfg->rtcp_mux && c->port_map[cfg->port + 1]))
 		return -EADDRINUSE;
-	if (cfg->name[0] && dp_core_find_leg(c, cfg->name) >= 0)
-		return -EEXIST;
+	/* names are unique by construction (the legs file refuses duplicates, the control plane
+	 * derives them from the call): no O(legs) search here */
 	l = &c->legs[idx];
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%s", cfg->name);
@@ -137,10 +149,8 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 		   (cfg->trace ? DP_LEG_TRACE : 0);
 	l->rtp.clock_hz = cfg->clock_hz ? cfg->clock_hz : 8000;
 	l->rtp.probation = 2;
-	for (int k = 0; k < 2; k++) {
-		l->media_remote[k] = cfg->default_remote[k];
-		l->media_state[k] = cfg->default_remote[k].family ? 1 : 0;
-	}
+	for (int k = 0; k < 2; k++)
+		set_media(l, (unsigned)k, &cfg->default_remote[k], 1);
 	c->rng[idx] = c->seed ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
 	if (!c->rng[idx])
 		c->rng[idx] = 1;
@@ -231,10 +241,8 @@ int dp_core_leg_set_remote(struct dp_core *c, uint32_t leg, const char *ufrag, c
 		return -EINVAL;
 	l = &c->legs[leg];
 	for (int k = 0; k < 2; k++)
-		if (def[k].family && l->media_state[k] < 2) {
-			l->media_remote[k] = def[k];
-			l->media_state[k] = 1;
-		}
+		if (def[k].family && l->media_state[k] < 2)
+			set_media(l, (unsigned)k, &def[k], 1);
 	if (!(l->flags & DP_LEG_ICE))
 		return 0;
 	if (ufrag && pwd && ice_agent_set_remote_credentials(&l->agent, ufrag, pwd))
@@ -366,10 +374,8 @@ static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
 		switch (ev.type) {
 		case ICE_EV_SELECTED: {
 			struct ice_addr loc, rem;
-			if (ice_agent_selected(&l->agent, ev.comp, &loc, &rem) == 0) {
-				l->media_remote[ev.comp - 1] = rem;
-				l->media_state[ev.comp - 1] = 2;
-			}
+			if (ice_agent_selected(&l->agent, ev.comp, &loc, &rem) == 0)
+				set_media(l, ev.comp - 1u, &rem, 2);
 			break;
 		}
 		case ICE_EV_COMPLETED:
@@ -551,7 +557,6 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	sip = dp_rd32(ip + 12);
 	sport = dp_rd16(udp);
 	dport = dp_rd16(udp + 2);
-	arp_learn(c, sip, f + 6);
 	li = c->port_map[dport];
 	if (!li)
 		return drop(c, NULL, DP_DROP_NO_LEG);
@@ -574,6 +579,8 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		l->st.stun_in++;
 		if (!(l->flags & DP_LEG_ICE))
 			return drop(c, l, DP_DROP_STUN);
+		/* next hops are learned from checks (media follows them), not per media packet */
+		arp_learn(c, sip, f + 6);
 		ice_addr_set_v4(&local, c->ip, dport);
 		ice_addr_set_v4(&remote, sip, sport);
 		r = ice_agent_recv(&l->agent, now, &local, &remote, pay, plen, &reply);
@@ -612,10 +619,10 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	/* media: only from where this leg's media is expected */
 	{
 		uint8_t k = (uint8_t)(comp - 1);
-		struct ice_addr src;
-		ice_addr_set_v4(&src, sip, sport);
-		if (l->media_state[k] == 0 || !ice_addr_eq(&src, &l->media_remote[k])) {
+		if (unlikely(!l->media_state[k] || l->media_ip[k] != sip || l->media_port[k] != sport)) {
+			struct ice_addr src;
 			bool ok = false;
+			ice_addr_set_v4(&src, sip, sport);
 			if (l->flags & DP_LEG_ICE) {
 				/* a pair the agent validated may carry media before nomination */
 				for (unsigned i = 0; i < l->agent.npairs && !ok; i++) {
@@ -624,9 +631,9 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 					     ice_addr_eq(&l->agent.remote[p->remote].addr, &src);
 				}
 			} else if (l->media_state[k] != 3) {
-				/* symmetric RTP: latch onto the first source */
-				l->media_remote[k] = src;
-				l->media_state[k] = 3;
+				/* symmetric RTP: latch onto the first source, and learn its MAC */
+				set_media(l, k, &src, 3);
+				arp_learn(c, sip, f + 6);
 				ok = true;
 			}
 			if (!ok)
@@ -641,19 +648,17 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	{
 		struct dp_leg *pl = &c->legs[l->peer];
 		uint8_t pk = (pl->flags & DP_LEG_MUX) ? 0 : (uint8_t)(comp - 1);
-		uint16_t oport = (uint16_t)(pl->port + pk);
-		const struct ice_addr *dst = &pl->media_remote[pk];
+		uint16_t oport = (uint16_t)(pl->port + pk), odport = pl->media_port[pk];
 		const uint8_t *mac;
-		uint32_t dip;
+		uint32_t dip = pl->media_ip[pk];
 		uint16_t hc;
 
-		if (!pl->media_state[pk] || dst->family != ICE_AF_INET)
+		if (unlikely(!pl->media_state[pk]))
 			return drop(c, l, DP_DROP_NO_PATH);
-		dip = ice_addr_v4(dst);
 		mac = nexthop(c, dip);
-		if (!mac)
+		if (unlikely(!mac))
 			return drop(c, l, DP_DROP_NO_NEXTHOP);
-		if (ihl != DP_IP4_LEN) {
+		if (unlikely(ihl != DP_IP4_LEN)) {
 			/* IP options are not forwarded: close the gap */
 			memmove(f + DP_HDRS_LEN - DP_UDP_LEN, udp, ulen);
 			udp = f + DP_HDRS_LEN - DP_UDP_LEN;
@@ -664,15 +669,16 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		}
 		memcpy(f, mac, 6);
 		memcpy(f + 6, c->mac, 6);
-		/* UDP checksum by RFC 1624 over the four changed words pairs; 0 stays 0 */
+		/* UDP checksum by RFC 1624, all six changed words in one sum; 0 stays 0 */
 		hc = dp_rd16(udp + 6);
 		if (hc) {
-			hc = csum_replace(hc, dp_rd16(ip + 12), (uint16_t)(c->ip >> 16));
-			hc = csum_replace(hc, dp_rd16(ip + 14), (uint16_t)c->ip);
-			hc = csum_replace(hc, dp_rd16(ip + 16), (uint16_t)(dip >> 16));
-			hc = csum_replace(hc, dp_rd16(ip + 18), (uint16_t)dip);
-			hc = csum_replace(hc, sport, oport);
-			hc = csum_replace(hc, dport, dst->port);
+			uint32_t sum = (uint16_t)~hc;
+			sum += (uint16_t)~dp_rd16(ip + 12) + (uint16_t)~dp_rd16(ip + 14) +
+			       (uint16_t)~dp_rd16(ip + 16) + (uint16_t)~dp_rd16(ip + 18) +
+			       (uint16_t)~sport + (uint16_t)~dport;
+			sum += (c->ip >> 16) + (c->ip & 0xffff) + (dip >> 16) + (dip & 0xffff) + oport +
+			       odport;
+			hc = dp_csum_fold(sum);
 			dp_wr16(udp + 6, hc ? hc : 0xffff);
 		}
 		dp_wr32(ip + 12, c->ip);
@@ -680,12 +686,16 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		ip[8] = 64; /* we are the media endpoint towards the peer, not a router */
 		dp_ip4_csum(ip);
 		dp_wr16(udp, oport);
-		dp_wr16(udp + 2, dst->port);
+		dp_wr16(udp + 2, odport);
 		*lenp = (uint16_t)(DP_ETH_LEN + tot);
 		pl->st.pkts_out++;
 		pl->st.bytes_out += *lenp;
-		if (pl->flags & DP_LEG_ICE)
+		/* keep-alives are only for silence: telling the agent once a second is enough,
+		 * and spares a write into the agent's cache lines per packet */
+		if ((pl->flags & DP_LEG_ICE) && now - pl->media_noted_us >= 1000000) {
+			pl->media_noted_us = now;
 			ice_agent_note_media_sent(&pl->agent, (uint8_t)(pk + 1), now);
+		}
 		return DP_VERDICT_TX;
 	}
 }

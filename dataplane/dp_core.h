@@ -85,19 +85,24 @@ struct dp_leg_cfg {
 };
 
 struct dp_leg {
-	struct ice_agent agent;
-	char name[DP_LEG_NAME];
+	/* what the relay reads and writes per packet comes first, together, so that a relayed
+	 * packet touches a few cache lines of each leg and not the agent behind them */
 	uint16_t port;
 	uint8_t ncomp;
 	uint8_t flags;
 	uint32_t peer;            /* leg index on this core, DP_NO_LEG if none */
-	uint32_t id;
-	struct ice_addr media_remote[2]; /* where media for each component goes */
 	uint8_t media_state[2];   /* 0 none, 1 default, 2 ICE selected, 3 latched */
-	uint32_t ice_events;
-	struct dp_rtp_stats rtp;
+	uint32_t media_ip[2];     /* media_remote as host-order words, for the hot compare */
+	uint16_t media_port[2];
+	uint64_t media_noted_us;  /* last time the agent was told media went out */
 	struct dp_leg_stats st;
+	struct dp_rtp_stats rtp;
+	struct ice_addr media_remote[2]; /* where media for each component goes */
+	uint32_t id;
+	uint32_t ice_events;
 	uint64_t ice_done_us;
+	char name[DP_LEG_NAME];
+	struct ice_agent agent;
 };
 
 #define DP_LEG_USED 0x01

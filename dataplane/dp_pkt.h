@@ -36,16 +36,36 @@ static inline void dp_wr32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* One's-complement sum over 16-bit words (RFC 1071). */
+/* One's-complement sum over 16-bit words (RFC 1071). RFC 1071 §2(B): the sum is the same in
+ * either byte order, so 32-bit native loads are summed into a 64-bit accumulator and the
+ * result is put back in network order once, at the end. */
 static inline uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, uint32_t len)
 {
-	uint32_t i = 0;
+	uint64_t acc = 0;
+	uint32_t i = 0, w;
+	uint16_t h;
 
-	for (; i + 1 < len; i += 2)
-		sum += (uint32_t)((p[i] << 8) | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(p[len - 1] << 8);
-	return sum;
+	for (; i + 4 <= len; i += 4) {
+		memcpy(&w, p + i, 4);
+		acc += w;
+	}
+	if (i + 2 <= len) {
+		memcpy(&h, p + i, 2);
+		acc += h;
+		i += 2;
+	}
+	if (i < len) {
+		uint8_t last[2] = {p[i], 0};
+		memcpy(&h, last, 2);
+		acc += h;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	h = (uint16_t)acc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	h = (uint16_t)((h >> 8) | (h << 8));
+#endif
+	return sum + h;
 }
 
 static inline uint16_t dp_csum_fold(uint32_t sum)
