@@ -261,7 +261,10 @@ static void test_path_independence(void **st)
 		dp_tw_advance(&b->tw, t, cap, on_fire, &b->r);
 	}
 	assert_int_equal(a->r.n, b->r.n);
-	assert_memory_equal(a->r.ev, b->r.ev, a->r.n * sizeof(*a->r.ev));
+	for (size_t i = 0; i < a->r.n; i++) { /* field by field: the struct has padding */
+		assert_int_equal(a->r.ev[i].e, b->r.ev[i].e);
+		assert_int_equal(a->r.ev[i].t, b->r.ev[i].t);
+	}
 	assert_int_equal(a->tw.armed, b->tw.armed);
 	wheel_free(a);
 	wheel_free(b);
