@@ -279,9 +279,33 @@ int dp_core_start_leg(struct dp_core *c, uint32_t leg, uint64_t now)
 	return 0;
 }
 
+/* The ARP table is 4-way set associative: with one slot per hash value, two peers whose
+ * addresses collide evicted each other on every packet and relay failed with NO_NEXTHOP. */
+#define DP_ARP_WAYS 4
+
+static inline uint32_t arp_idx(uint32_t ip, unsigned way)
+{
+	return (((ip * 2654435761u) >> 24) + way) & (DP_ARP_SLOTS - 1);
+}
+
+/* The entry holding ip, else a free one of its set, else the set's first (evicted). */
+static struct dp_arp *arp_entry(struct dp_core *c, uint32_t ip)
+{
+	struct dp_arp *free_e = NULL;
+
+	for (unsigned w = 0; w < DP_ARP_WAYS; w++) {
+		struct dp_arp *e = &c->arp[arp_idx(ip, w)];
+		if (e->used && e->ip == ip)
+			return e;
+		if (!e->used && !free_e)
+			free_e = e;
+	}
+	return free_e ? free_e : &c->arp[arp_idx(ip, 0)];
+}
+
 void dp_core_arp_add(struct dp_core *c, uint32_t ip, const uint8_t mac[6])
 {
-	struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
+	struct dp_arp *e = arp_entry(c, ip);
 
 	e->ip = ip;
 	memcpy(e->mac, mac, 6);
@@ -291,7 +315,7 @@ void dp_core_arp_add(struct dp_core *c, uint32_t ip, const uint8_t mac[6])
 
 static inline void arp_learn(struct dp_core *c, uint32_t ip, const uint8_t *mac)
 {
-	struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
+	struct dp_arp *e = arp_entry(c, ip);
 
 	if (e->used && e->ip == ip && !memcmp(e->mac, mac, 6))
 		return;
@@ -306,17 +330,29 @@ static inline void arp_learn(struct dp_core *c, uint32_t ip, const uint8_t *mac)
  * remembers the question); the frame the caller could not send is dropped and counted. */
 static void arp_ask(struct dp_core *c, uint32_t ip)
 {
-	struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
+	struct dp_arp *e = NULL;
 	uint8_t f[42];
 
-	if (e->pending && e->ip == ip && c->now < e->asked_us + 1000000)
-		return;
-	if (!e->used || e->ip != ip) {
-		e->used = 0;
-		e->ip = ip;
+	for (unsigned w = 0; w < DP_ARP_WAYS && !e; w++) {
+		struct dp_arp *x = &c->arp[arp_idx(ip, w)];
+		if (!x->used && x->pending && x->ip == ip)
+			e = x;
 	}
-	e->pending = 1;
-	e->asked_us = c->now;
+	if (e && c->now < e->asked_us + 1000000)
+		return;
+	if (!e) {
+		/* remember the question in a free way of the set; never evict a known MAC */
+		for (unsigned w = 0; w < DP_ARP_WAYS && !e; w++) {
+			struct dp_arp *x = &c->arp[arp_idx(ip, w)];
+			if (!x->used && (!x->pending || c->now >= x->asked_us + 1000000))
+				e = x;
+		}
+	}
+	if (e) {
+		e->ip = ip;
+		e->pending = 1;
+		e->asked_us = c->now;
+	}
 	memset(f, 0xff, 6);
 	memcpy(f + 6, c->mac, 6);
 	dp_wr16(f + 12, DP_ETHERTYPE_ARP);
@@ -335,10 +371,11 @@ static void arp_ask(struct dp_core *c, uint32_t ip)
 
 static inline const uint8_t *nexthop(struct dp_core *c, uint32_t ip)
 {
-	const struct dp_arp *e = &c->arp[(ip * 2654435761u) >> 24];
-
-	if (e->used && e->ip == ip)
-		return e->mac;
+	for (unsigned w = 0; w < DP_ARP_WAYS; w++) {
+		const struct dp_arp *e = &c->arp[arp_idx(ip, w)];
+		if (e->used && e->ip == ip)
+			return e->mac;
+	}
 	if (c->have_gw_mac)
 		return c->gw_mac;
 	arp_ask(c, ip);
@@ -413,7 +450,10 @@ static void timer_fire(void *ctx, uint32_t idx, uint64_t now)
 
 void dp_core_timers(struct dp_core *c, uint64_t now)
 {
-	dp_tw_advance(&c->tw, now, DP_TW_SLOTS, timer_fire, c);
+	/* dp_tw_advance walks at most one turn per call; a longer jump (a replay's linger, a
+	 * stalled core) must still fire everything due by now, so walk until caught up */
+	while (c->tw.tick < now / DP_TW_TICK_US)
+		dp_tw_advance(&c->tw, now, DP_TW_SLOTS, timer_fire, c);
 	c->now = now;
 }
 
@@ -453,7 +493,7 @@ static void rtp_stats(struct dp_leg *l, const uint8_t *p, uint16_t len, uint64_t
 			if (seq < s->max_seq)
 				s->cycles += 1u << 16;
 			s->max_seq = seq;
-		} else if (udelta <= 65535 - 100) {
+		} else if (udelta <= 65536 - 100) { /* RTP_SEQ_MOD - MAX_MISORDER */
 			/* a big jump: restart after two in sequence, as A.1 does */
 			if (seq == s->bad_seq) {
 				s->base_seq = seq;
@@ -601,7 +641,8 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 			return DP_VERDICT_TX;
 		}
 		drain(c, li - 1, now);
-		if (r == ICE_RX_DROPPED)
+		/* NOT_STUN: first byte says STUN (RFC 7983) but the header does not; not media */
+		if (r == ICE_RX_DROPPED || r == ICE_RX_NOT_STUN)
 			return drop(c, l, DP_DROP_STUN);
 		return DP_VERDICT_CONSUMED;
 	}

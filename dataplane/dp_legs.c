@@ -205,7 +205,7 @@ static int leg_key(struct dp_leg_spec *s, const char *k, char *v, const char *wh
 
 int dp_legs_parse(const char *text, const char *name, struct dp_legs *L, char *err, size_t errlen)
 {
-	char *copy = strdup(text), *save = NULL, *line;
+	char *copy = strdup(text), *line, *next;
 	unsigned lineno = 0;
 	enum { NONE, GATEWAY, LEG } sect = NONE;
 	struct dp_leg_spec *cur = NULL;
@@ -214,10 +214,14 @@ int dp_legs_parse(const char *text, const char *name, struct dp_legs *L, char *e
 	memset(L, 0, sizeof(*L));
 	if (!copy)
 		return fail(err, errlen, name, "out of memory");
-	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char where[300], *s = trim(line), *eq;
+	/* not strtok_r: it skips empty lines, and every line after one would be misnumbered */
+	for (line = copy; line; line = next) {
+		char where[300], *s, *eq;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		s = trim(line);
 		lineno++;
-		(void)lineno;
 		snprintf(where, sizeof(where), "%s:%u", name, lineno);
 		if (!*s || *s == '#' || *s == ';')
 			continue;
@@ -352,11 +356,13 @@ int dp_legs_apply(const struct dp_legs *L, struct dp_core *c, uint64_t now, char
 	for (unsigned i = 0; i < L->nlegs; i++) {
 		struct dp_leg_spec *sp = &L->legs[i];
 		struct dp_leg_cfg cfg = sp->cfg;
+		char where[DP_LEG_NAME + 32];
+		snprintf(where, sizeof(where), "line %u: leg %s", sp->line, sp->cfg.name);
 		cfg.ice_cfg.ufrag = sp->ufrag[0] ? sp->ufrag : NULL;
 		cfg.ice_cfg.pwd = sp->pwd[0] ? sp->pwd : NULL;
 		idx[i] = dp_core_add_leg(c, &cfg, now);
 		if (idx[i] < 0)
-			return fail(err, errlen, sp->cfg.name, "cannot create leg: %s", strerror(-idx[i]));
+			return fail(err, errlen, where, "cannot create leg: %s", strerror(-idx[i]));
 		for (unsigned k = 0; k < sp->nrc; k++) {
 			struct ice_remote_cand rc = sp->rc[k];
 			int r;
@@ -367,22 +373,26 @@ int dp_legs_apply(const struct dp_legs *L, struct dp_core *c, uint64_t now, char
 			}
 			r = dp_core_leg_add_remote(c, (uint32_t)idx[i], &rc, now);
 			if (r < 0 && r != -ENOSPC)
-				return fail(err, errlen, sp->cfg.name, "remote candidate %u refused", k + 1);
+				return fail(err, errlen, where, "remote candidate %u refused", k + 1);
 		}
 	}
 	for (unsigned i = 0; i < L->nlegs; i++) {
+		char where[DP_LEG_NAME + 32];
 		int p;
 		if (!L->legs[i].peer[0])
 			continue;
 		p = dp_core_find_leg(c, L->legs[i].peer);
+		snprintf(where, sizeof(where), "line %u: leg %s", L->legs[i].line, L->legs[i].cfg.name);
 		if (p < 0)
-			return fail(err, errlen, L->legs[i].cfg.name, "peer leg '%s' does not exist",
-				    L->legs[i].peer);
+			return fail(err, errlen, where, "peer leg '%s' does not exist", L->legs[i].peer);
 		dp_core_pair(c, (uint32_t)idx[i], (uint32_t)p);
 	}
-	for (unsigned i = 0; i < L->nlegs; i++)
+	for (unsigned i = 0; i < L->nlegs; i++) {
+		char where[DP_LEG_NAME + 32];
+		snprintf(where, sizeof(where), "line %u: leg %s", L->legs[i].line, L->legs[i].cfg.name);
 		if (dp_core_start_leg(c, (uint32_t)idx[i], now) < 0)
-			return fail(err, errlen, L->legs[i].cfg.name, "cannot start ICE");
+			return fail(err, errlen, where, "cannot start ICE");
+	}
 	return 0;
 }
 
