@@ -40,6 +40,49 @@ mismatch() {
 	[ $(( $(date +%s) - start )) -lt "$RP_TIMEOUT" ] || fail "not within the timeout"
 }
 
+# MS-ICE2 on the wire, as libnice expects it (/work/shared/REFERENCE-MSICE.md): icepeer's
+# checks carry CANDIDATE-IDENTIFIER (0x8054) and IMPLEMENTATION-VERSION (0x8070), its success
+# responses IMPLEMENTATION-VERSION, its USERNAME is zero-padded to 4, nothing is malformed.
+# Needs dumpcap and tshark; without them only the exchange itself is checked.
+CAP_PID=
+cap_start() { # NS FILE
+	if ! command -v dumpcap >/dev/null 2>&1 || ! command -v tshark >/dev/null 2>&1; then
+		echo "note: no dumpcap/tshark: MS-ICE2 wire checks skipped"
+		return 1
+	fi
+	ip netns exec "$1" dumpcap -q -i any -f udp -w "$2" >/dev/null 2>&1 & CAP_PID=$!
+	_NETNS_PIDS="$_NETNS_PIDS $CAP_PID"
+	for _ in $(seq 50); do
+		[ -s "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "dumpcap did not start"
+}
+
+cap_check_ms_ice2() { # FILE ICEPEER_IP
+	local f=$1 ip=$2 bad
+	sleep 0.3
+	kill "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	[ "$(tshark -r "$f" -Y _ws.malformed 2>/dev/null | wc -l)" = 0 ] ||
+		fail "malformed STUN in the capture"
+	bad=$(tshark -r "$f" -Y "stun && ip.src == $ip" -T fields -e stun.type -e stun.att.type \
+		-e stun.att.length 2>/dev/null | awk -F'\t' '
+		{ n = split($2, t, ","); split($3, l, ","); a = ""
+		  for (i = 1; i <= n; i++) {
+			a = a " " t[i]
+			if (t[i] == "0x0006" && l[i] % 4) print "USERNAME length " l[i] " not padded"
+		  }
+		  if ($1 == "0x0001") { req++
+			if (a !~ / 0x8054/) print "check without CANDIDATE-IDENTIFIER"
+			if (a !~ / 0x8070/) print "check without IMPLEMENTATION-VERSION" }
+		  if ($1 == "0x0101") { resp++
+			if (a !~ / 0x8070/) print "response without IMPLEMENTATION-VERSION" } }
+		END { if (!req) print "no check from icepeer"; if (!resp) print "no response from icepeer" }')
+	[ -z "$bad" ] || fail "MS-ICE2 on the wire: $(echo "$bad" | sort | uniq -c | tr -s '\n ' '; ')"
+	echo "MS-ICE2 wire checks passed"
+}
+
 case $CASE in
 icepeer-controlling)
 	run_pair "$CASE" ok ok "$P --dialect rfc8445 --role controlling" \
@@ -72,13 +115,19 @@ nicepeer-lite)
 	grep -q 'USE-CANDIDATE' "$RP_DIR/b.err" || fail "icepeer did not nominate"
 	;;
 ms-ice2-controlling)
+	pcap=$(mktemp -p "$_NETNS_TMP" XXXXXX.pcapng)
+	cap_start "$NS_A" "$pcap" && cap=1
 	run_pair "$CASE" ok ok "$P --dialect ms-ice2 --role controlling" \
 		"$N --mode oc2007r2 --role controlled" || exit 1
-	data_both_ways a b ;;
+	data_both_ways a b
+	[ -z "$cap" ] || cap_check_ms_ice2 "$pcap" "$IP_A" ;;
 ms-ice2-controlled)
+	pcap=$(mktemp -p "$_NETNS_TMP" XXXXXX.pcapng)
+	cap_start "$NS_B" "$pcap" && cap=1
 	run_pair "$CASE" ok ok "$N --mode oc2007r2 --role controlling" \
 		"$P --dialect ms-ice2 --role controlled" || exit 1
-	data_both_ways b a ;;
+	data_both_ways b a
+	[ -z "$cap" ] || cap_check_ms_ice2 "$pcap" "$IP_B" ;;
 mismatch-ms-ice2-rfc5245)
 	mismatch "$P --dialect ms-ice2 --role controlling" "$N --mode rfc5245 --role controlled" ;;
 mismatch-rfc8445-oc2007r2)
