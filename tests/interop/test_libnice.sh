@@ -43,11 +43,12 @@ mismatch() {
 # MS-ICE2 on the wire, as libnice expects it (/work/shared/REFERENCE-MSICE.md): icepeer's
 # checks carry CANDIDATE-IDENTIFIER (0x8054) and IMPLEMENTATION-VERSION (0x8070), its success
 # responses IMPLEMENTATION-VERSION, its USERNAME is zero-padded to 4, nothing is malformed.
-# Needs dumpcap and tshark; without them only the exchange itself is checked.
+# Needs dumpcap and tshark (as does the regular-nomination check); without them only the
+# exchange itself is checked.
 CAP_PID=
 cap_start() { # NS FILE
 	if ! command -v dumpcap >/dev/null 2>&1 || ! command -v tshark >/dev/null 2>&1; then
-		echo "note: no dumpcap/tshark: MS-ICE2 wire checks skipped"
+		echo "note: no dumpcap/tshark: wire checks skipped"
 		return 1
 	fi
 	ip netns exec "$1" dumpcap -q -i any -f udp -w "$2" >/dev/null 2>&1 & CAP_PID=$!
@@ -94,9 +95,22 @@ icepeer-controlled)
 	data_both_ways b a ;;
 icepeer-controlled-regular)
 	# libnice nominates with a second check; icepeer's own nomination setting must not matter
+	pcap=$(mktemp -p "$_NETNS_TMP" XXXXXX.pcapng)
+	cap_start "$NS_B" "$pcap" && cap=1
 	run_pair "$CASE" ok ok "$N --mode rfc5245 --role controlling --regular-nomination" \
 		"$P --dialect rfc8445 --role controlled --regular-nomination" || exit 1
-	data_both_ways b a ;;
+	data_both_ways b a
+	if [ -n "$cap" ]; then
+		# libnice really nominated regularly: a plain check came before one with USE-CANDIDATE
+		sleep 0.3
+		kill "$CAP_PID" 2>/dev/null
+		wait "$CAP_PID" 2>/dev/null
+		tshark -r "$pcap" -Y "stun.type == 0x0001 && ip.src == $IP_A" -T fields \
+			-e stun.att.type 2>/dev/null | awk '/0x0025/ { if (plain) ok = 1; exit }
+			{ plain = 1 } END { exit !ok }' ||
+			fail "libnice did not nominate with a separate check"
+	fi
+	;;
 icepeer-lite)
 	# icepeer is lite; libnice's SDP parser ignores a=ice-lite, so it is told to control
 	run_pair "$CASE" ok ok "$P --dialect rfc8445 --role controlled --lite" \
