@@ -416,6 +416,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sdp = nice_agent_generate_local_sdp(p.agent);
+	if (sdp && lite) {
+		/* libnice's SDP never says it is lite: without RFC 8839 §5.3 a=ice-lite a
+		 * full peer told to be controlled would wait for a nomination that never comes */
+		gchar *l = g_strconcat(sdp, "a=ice-lite\n", NULL);
+		g_free(sdp);
+		sdp = l;
+	}
 	if (!sdp || !write_atomic(local_sdp, sdp, &err)) {
 		printf("failed: cannot write local SDP: %s\n", err ? err->message : "no SDP");
 		return 1;
