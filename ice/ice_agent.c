@@ -449,6 +449,11 @@ static uint64_t pair_prio(const struct ice_agent *a, unsigned l, unsigned r)
 	return a->role == ICE_ROLE_CONTROLLING ? ice_pair_priority(lp, rp) : ice_pair_priority(rp, lp);
 }
 
+/* A pair's priority follows from its candidates and the current role (RFC 8445 §6.1.2.3):
+ * computed when needed rather than stored, which keeps a pair at 32 bytes and makes a role
+ * switch need no recomputation. */
+#define PRIO(a, p) pair_prio((a), (p)->local, (p)->remote)
+
 static int add_pair(struct ice_agent *a, uint64_t now, unsigned l, unsigned r,
 		    enum ice_pair_state st)
 {
@@ -464,7 +469,6 @@ static int add_pair(struct ice_agent *a, uint64_t now, unsigned l, unsigned r,
 	p->local = (uint8_t)l;
 	p->remote = (uint8_t)r;
 	p->comp = a->local[l].comp;
-	p->prio = pair_prio(a, l, r);
 	p->state = (uint8_t)st;
 	p->valid_local = NONE;
 	p->next_us = NEVER;
@@ -556,7 +560,7 @@ int ice_agent_add_remote(struct ice_agent *a, uint64_t now, const struct ice_rem
 			c->cred = a->nremote_ms++;
 		}
 		c->fnd = fnv1a(id, (size_t)il, 2166136261u);
-		snprintf(c->fnd_str, sizeof(c->fnd_str), "%.15s", rc->ms_id);
+		snprintf(c->fnd_str, sizeof(c->fnd_str), "%.11s", rc->ms_id);
 	}
 	idx = a->nremote++;
 	if (a->state == ICE_STATE_RUNNING) {
@@ -569,12 +573,14 @@ int ice_agent_add_remote(struct ice_agent *a, uint64_t now, const struct ice_rem
 
 /* ------------------------------------------------------------------ starting */
 
-static int cmp_pair_desc(const void *x, const void *y)
+static int cmp_pair_desc(const void *x, const void *y, void *ctx)
 {
 	const struct ice_pair *p = x, *q = y;
+	const struct ice_agent *a = ctx;
+	uint64_t pp = PRIO(a, p), qp = PRIO(a, q);
 
-	if (p->prio != q->prio)
-		return p->prio < q->prio ? 1 : -1;
+	if (pp != qp)
+		return pp < qp ? 1 : -1;
 	return p->comp - q->comp;
 }
 
@@ -613,7 +619,7 @@ int ice_agent_start(struct ice_agent *a, uint64_t now)
 	for (unsigned r = 0; r < a->nremote; r++)
 		pair_remote(a, now, r, ICE_PAIR_FROZEN);
 	/* RFC 8445 §6.1.2.5: order by priority (the pair cap already kept the first ones) */
-	qsort(a->pairs, a->npairs, sizeof(a->pairs[0]), cmp_pair_desc);
+	qsort_r(a->pairs, a->npairs, sizeof(a->pairs[0]), cmp_pair_desc, a);
 	/* RFC 8445 §6.1.2.6: for each foundation, the pair of the lowest component with the
 	 * highest priority starts Waiting */
 	for (unsigned i = 0; i < a->npairs; i++) {
@@ -759,7 +765,7 @@ static void nominate(struct ice_agent *a, uint64_t now, unsigned idx)
 			trace(a, now, "Check %u is successful and nominated", idx);
 	}
 	/* the selected pair is the highest-priority nominated one (RFC 8445 §8.1.1) */
-	if (a->selected[c] == NONE || a->pairs[a->selected[c]].prio < p->prio) {
+	if (a->selected[c] == NONE || PRIO(a, &a->pairs[a->selected[c]]) < PRIO(a, p)) {
 		bool first = a->selected[c] == NONE;
 		a->selected[c] = (uint8_t)idx;
 		emit(a, ICE_EV_SELECTED, p->comp, (uint8_t)idx);
@@ -902,12 +908,12 @@ static void schedule_check(struct ice_agent *a, uint64_t now)
 	}
 	for (unsigned i = 0; i < a->npairs; i++)
 		if (a->pairs[i].state == ICE_PAIR_WAITING &&
-		    (best < 0 || a->pairs[i].prio > a->pairs[best].prio))
+		    (best < 0 || PRIO(a, &a->pairs[i]) > PRIO(a, &a->pairs[best])))
 			best = (int)i;
 	if (best < 0)
 		for (unsigned i = 0; i < a->npairs; i++)
 			if (a->pairs[i].state == ICE_PAIR_FROZEN &&
-			    (best < 0 || a->pairs[i].prio > a->pairs[best].prio))
+			    (best < 0 || PRIO(a, &a->pairs[i]) > PRIO(a, &a->pairs[best])))
 				best = (int)i;
 	if (best < 0) {
 		a->next_check_us = NEVER;
@@ -1106,7 +1112,7 @@ static void regular_nominate(struct ice_agent *a, uint64_t now)
 			continue;
 		for (unsigned i = 0; i < a->npairs; i++)
 			if (a->pairs[i].comp == c && (a->pairs[i].flags & ICE_PF_VALID) &&
-			    (best < 0 || a->pairs[i].prio > a->pairs[best].prio))
+			    (best < 0 || PRIO(a, &a->pairs[i]) > PRIO(a, &a->pairs[best])))
 				best = (int)i;
 		if (best < 0)
 			continue;
@@ -1126,7 +1132,7 @@ static void ms_phase_end(struct ice_agent *a, uint64_t now)
 		for (unsigned i = 0; i < a->npairs; i++) {
 			const struct ice_pair *p = &a->pairs[i];
 			if (p->comp == c && (p->flags & ICE_PF_VALID) &&
-			    (best < 0 || p->prio > a->pairs[best].prio))
+			    (best < 0 || PRIO(a, p) > PRIO(a, &a->pairs[best])))
 				best = (int)i;
 		}
 		if (best < 0) {
@@ -1402,8 +1408,6 @@ static bool role_conflict(struct ice_agent *a, uint64_t now, const struct stun_m
 	} else {
 		return false;
 	}
-	for (unsigned i = 0; i < a->npairs; i++)
-		a->pairs[i].prio = pair_prio(a, a->pairs[i].local, a->pairs[i].remote);
 	if (tracing(a))
 		trace(a, now, "Role conflict resolved: now %s",
 		      a->role == ICE_ROLE_CONTROLLING ? "Controlling" : "Controlled");
@@ -1635,9 +1639,6 @@ static enum ice_rx on_response(struct ice_agent *a, uint64_t now, struct rx_ctx 
 									      ICE_ROLE_CONTROLLING;
 			if (a->role != want) {
 				a->role = want;
-				for (unsigned i = 0; i < a->npairs; i++)
-					a->pairs[i].prio =
-						pair_prio(a, a->pairs[i].local, a->pairs[i].remote);
 				if (tracing(a))
 					trace(a, now, "Check %d: 487 Role Conflict received: now %s", pi,
 					      a->role == ICE_ROLE_CONTROLLING ? "Controlling" :
@@ -1837,7 +1838,7 @@ int ice_agent_ms_final_offer(struct ice_agent *a, uint64_t now, const char *remo
 			    memcmp(a->ms_remote[rc->cred].id, id, (size_t)il))
 				continue;
 			if (best < 0 || (p->flags & ICE_PF_VALID) > (a->pairs[best].flags & ICE_PF_VALID) ||
-			    p->prio > a->pairs[best].prio)
+			    PRIO(a, p) > PRIO(a, &a->pairs[best]))
 				best = (int)i;
 		}
 		if (best < 0)

@@ -16,12 +16,11 @@
 #define ICE_MAX_LOCAL 8
 #define ICE_MAX_REMOTE 20
 #define ICE_MAX_PAIRS 40
-#define ICE_MAX_FND 16          /* remote foundation characters kept (for traces) */
+#define ICE_MAX_FND 12          /* foundation characters kept (remote: for traces) */
 #define ICE_UFRAG_MAX 32
 #define ICE_PWD_MAX 64
 #define ICE_MS_ID_MAX 32        /* decoded MS-ICE candidate identifier (base64 of 32 bytes) */
 #define ICE_MS_PWD_MAX 16
-#define ICE_RESPQ 4
 #define ICE_EVQ 16
 #define ICE_EARLY 4             /* requests cached before the remote candidates arrive */
 
@@ -142,7 +141,6 @@ struct ice_cand {
 };
 
 struct ice_pair {
-	uint64_t prio;
 	uint64_t next_us;            /* next retransmission or the transaction's end */
 	uint8_t tid[STUN_LEGACY_TID_LEN];
 	uint8_t local, remote;       /* candidate indices */
@@ -169,16 +167,6 @@ struct ice_ms_cred {
 	uint8_t idlen, pwdlen;
 };
 
-/* A pending response (when the caller did not take it inline). */
-struct ice_resp {
-	uint8_t tid[STUN_LEGACY_TID_LEN];
-	struct ice_addr to;
-	uint8_t local;               /* local candidate index the request came to */
-	uint8_t legacy;              /* request had no cookie */
-	uint16_t err;                /* 0 = success response */
-	uint8_t ucred;               /* MS-ICE: local cred slot that validated it */
-	uint8_t used;
-};
 
 struct ice_early {
 	struct ice_addr from;
@@ -216,7 +204,6 @@ struct ice_agent {
 	struct ice_ms_cred ms_remote[ICE_MAX_REMOTE / 2];
 	uint8_t trig[ICE_MAX_PAIRS];         /* triggered-check FIFO */
 	uint8_t trig_head, trig_len;
-	struct ice_resp resp[ICE_RESPQ];
 	struct ice_early early[ICE_EARLY];
 	struct ice_event ev[ICE_EVQ];
 	uint8_t ev_head, ev_len;
