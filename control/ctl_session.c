@@ -395,6 +395,17 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 	return ctl_sdp_rewrite(out, cap, c->sdp, r->sdp.p, r->sdp.n, &rw);
 }
 
+/* A new call this gateway cannot take. A client that understands "load limit" is told so,
+ * and moves the call to the next gateway of its set; any other client gets an error. */
+static long reply_full(struct ctl *c, const struct ng_request *r, const char *why, char *out,
+		       size_t cap)
+{
+	if (!(r->supports & NG_SUPPORTS_LOAD_LIMIT))
+		return reply_error(c, r, why, out, cap);
+	c->st.errors++;
+	return ng_reply_load_limit(out, cap, r->cookie, why);
+}
+
 static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_t cap, uint64_t now)
 {
 	char id[CALLID_MAX + 1];
@@ -402,6 +413,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	int e;
 	long n;
 	unsigned w, need = 0;
+	bool fresh = false;
 
 	c->st.offers++;
 	if (!r->call_id.n || !r->from_tag.n || !r->sdp.n)
@@ -423,7 +435,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	} else {
 		if (c->st.calls >= c->cfg.max_sessions) {
 			c->st.session_limit++;
-			return reply_error(c, r, "session limit reached (ICEWarn 0x200000)", out, cap);
+			return reply_full(c, r, "session limit reached (ICEWarn 0x200000)", out, cap);
 		}
 		call = calloc(1, sizeof(*call));
 		if (!call)
@@ -435,6 +447,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		c->table[hash_str(id) & (c->table_size - 1)] = call;
 		c->st.calls++;
 		c->st.calls_created++;
+		fresh = true;
 		if (c->st.calls > c->st.peak_calls)
 			c->st.peak_calls = c->st.calls;
 	}
@@ -450,6 +463,9 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		/* [ICEWarn 0x200000] port range exhausted: refuse now, cleanly */
 		c->st.port_exhausted++;
 		delete_call(c, call);
+		/* a re-offer stays an error: the call lives here, another gateway has not heard of it */
+		if (fresh)
+			return reply_full(c, r, "port range exhausted (ICEWarn 0x200000)", out, cap);
 		return reply_error(c, r, "port range exhausted (ICEWarn 0x200000)", out, cap);
 	}
 	call->nmedia = c->sdp->n_media;

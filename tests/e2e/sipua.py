@@ -8,6 +8,7 @@ that is neither theirs nor the gateway's stands out. No media is sent.
 
 usage: sipua.py basic      --proxy IP:PORT --ng IP:PORT --gw IP --port-min N --port-max N
        sipua.py exhaust    --proxy IP:PORT --ng IP:PORT --gw IP --port-min N --port-max N
+       sipua.py failover   --proxy IP:PORT --ng IP:PORT --ng2 IP:PORT --gw IP --port-min N --port-max N
        sipua.py ping       --ng IP:PORT
 Exit 0 when every check passes, 1 with "FAIL: ..." otherwise.
 """
@@ -278,6 +279,7 @@ class UAC:
         self.to = None
         self.target = None
         self.cseq = 1
+        self.node = None      # the NG address of the gateway holding the call
 
     def _hdrs(self, method, cseq):
         return [("Via", "SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport" % (self.port, token(12))),
@@ -351,8 +353,16 @@ def established_call(a, uas):
                          ufrag, pwd, a.port_min, a.port_max)
     check(pa != pb, "both sides were given the same gateway port %d" % pa)
     wait_for(lambda: uac.cid in uas.acks, "the ACK at the UAS")
-    q = ng(a.ng, "query", **{"call-id": uac.cid})
-    check(q.get("result") == "ok", "query after the answer: %r" % q)
+    # exactly one gateway of the set holds the call
+    found = []
+    for node in a.ngs:
+        q = ng(node, "query", **{"call-id": uac.cid})
+        if q.get("result") == "ok":
+            found.append((node, q))
+        else:
+            check(q.get("error-reason") == "Unknown call-id", "query at %s: %r" % (node, q))
+    check(len(found) == 1, "query after the answer: the call is on %d gateways" % len(found))
+    uac.node, q = found[0]
     legs = q.get("legs", [])
     check(len(legs) == 2, "query: %d legs, wanted 2: %r" % (len(legs), legs))
     ports = sorted(l.get("local-port") for l in legs)
@@ -360,7 +370,7 @@ def established_call(a, uas):
     tags = [l.get("tag") for l in legs]
     check(uac.ftag in tags and len(set(tags)) == 2 and "" not in tags,
           "query: leg tags %r (from-tag %s and a to-tag expected)" % (tags, uac.ftag))
-    print("ok: call %s: UAC side %s:%d, UAS side %s:%d, 2 legs" % (uac.cid, a.gw, pa, a.gw, pb))
+    print("ok: call %s on %s: UAC side %s:%d, UAS side %s:%d, 2 legs" % (uac.cid, uac.node, a.gw, pa, a.gw, pb))
     return uac
 
 
@@ -368,14 +378,14 @@ def hang_up(a, uas, uac):
     code = uac.bye()
     check(code == 200, "BYE: final response %d, wanted 200" % code)
     wait_for(lambda: uac.cid in uas.byes, "the BYE at the UAS")
-    q = ng(a.ng, "query", **{"call-id": uac.cid})
+    q = ng(uac.node, "query", **{"call-id": uac.cid})
     check(q.get("result") == "error" and q.get("error-reason") == "Unknown call-id",
           "query after BYE: %r" % q)
     print("ok: call %s gone after BYE" % uac.cid)
 
 
-def sessions(a):
-    st = ng(a.ng, "statistics")
+def sessions(a, node=None):
+    st = ng(node or a.ng, "statistics")
     check(st.get("result") == "ok", "statistics: %r" % st)
     return st["statistics"]["currentstatistics"]["sessionsown"]
 
@@ -403,15 +413,37 @@ def scenario_exhaust(a, uas):
     check(sessions(a) == 0, "statistics: sessionsown %d at the end, wanted 0" % sessions(a))
 
 
+def scenario_failover(a, uas):
+    """Two gateways in Kamailio's set, room for one call each; the set's weights send every new
+    call to the first gateway first."""
+    first = established_call(a, uas)
+    check(first.node == a.ng, "first call on %s, not on the preferred %s" % (first.node, a.ng))
+    second = established_call(a, uas)
+    check(second.node == a.ng2, "second call on %s, wanted %s after the first's load limit" % (second.node, a.ng2))
+    third = UAC(a.proxy, uas.port)
+    code, _ = third.invite()
+    check(code == 503, "third INVITE with both gateways full: %d, wanted 503" % code)
+    for node in a.ngs:
+        check(ng(node, "ping").get("result") == "pong", "%s does not answer ping" % node)
+        check(sessions(a, node) == 1, "%s: sessionsown %d, wanted 1" % (node, sessions(a, node)))
+    print("ok: second call moved to the other gateway, third refused with 503")
+    hang_up(a, uas, first)
+    hang_up(a, uas, second)
+    for node in a.ngs:
+        check(sessions(a, node) == 0, "%s: sessionsown %d at the end, wanted 0" % (node, sessions(a, node)))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["basic", "exhaust", "ping"])
+    p.add_argument("scenario", choices=["basic", "exhaust", "failover", "ping"])
     p.add_argument("--proxy")
     p.add_argument("--ng", required=True)
+    p.add_argument("--ng2")
     p.add_argument("--gw")
     p.add_argument("--port-min", type=int, default=1)
     p.add_argument("--port-max", type=int, default=65535)
     a = p.parse_args()
+    a.ngs = [a.ng] + ([a.ng2] if a.ng2 else [])
     try:
         if a.scenario == "ping":
             check(ng(a.ng, "ping").get("result") == "pong", "no pong")
@@ -419,7 +451,8 @@ def main():
         uas = UAS()
         uas.start()
         try:
-            {"basic": scenario_basic, "exhaust": scenario_exhaust}[a.scenario](a, uas)
+            {"basic": scenario_basic, "exhaust": scenario_exhaust,
+             "failover": scenario_failover}[a.scenario](a, uas)
         finally:
             uas.stop = True
             uas.join(2)

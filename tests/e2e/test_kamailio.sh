@@ -61,7 +61,7 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
 
-# start_icegw NAME NG_PORT PORT_MIN PORT_MAX
+# start_icegw NAME NG_PORT PORT_MIN PORT_MAX      sets icegw_pid
 start_icegw() {
 	local name=$1 ngp=$2 pmin=$3 pmax=$4
 	"$icegw" --no-huge --no-pci --no-shconf -l 0-1 -m 256 --file-prefix "e2e$$$name" \
@@ -77,11 +77,13 @@ start_icegw() {
 	fail "icegw ($name) does not answer NG ping on 127.0.0.1:$ngp"
 }
 
-# start_kamailio NAME KAM_PORT NG_PORT
+# start_kamailio NAME KAM_PORT NG_PORT[=WEIGHT]... one rtpengine set of every NG port given
 start_kamailio() {
-	local name=$1 kp=$2 ngp=$3
+	local name=$1 kp=$2 socks="" p
+	shift 2
+	for p in "$@"; do socks="$socks${socks:+ }udp:127.0.0.1:$p"; done
 	local cfg=$work/kamailio-$name.cfg log=$work/kamailio-$name.log
-	sed -e "s/@KAM_PORT@/$kp/g" -e "s/@NG_PORT@/$ngp/g" "$here/kamailio.cfg" >"$cfg"
+	sed -e "s/@KAM_PORT@/$kp/g" -e "s/@NG_SOCKS@/$socks/g" "$here/kamailio.cfg" >"$cfg"
 	kamailio -c -f "$cfg" >"$work/kamailio-$name-check.log" 2>&1 || fail "kamailio -c rejects $cfg"
 	kamailio -DD -E -m 32 -M 4 -P "$work/kamailio-$name.pid" -Y "$work" -f "$cfg" >"$log" 2>&1 &
 	pids+=($!)
@@ -117,8 +119,23 @@ start_kamailio exhaust "$KAM" "$NG"
 $py "$here/sipua.py" exhaust --proxy 127.0.0.1:"$KAM" --ng 127.0.0.1:"$NG" --gw $GW \
 	--port-min $PMIN --port-max $PMAX || fail "port exhaustion"
 kill -0 "$icegw_pid" 2>/dev/null || fail "icegw died"
-grep -q "port range exhausted" "$work/kamailio-exhaust.log" ||
-	fail "Kamailio's log does not show icegw's reason for the refusal"
+# Kamailio lists "load limit" in "supports": icegw answers a full port range with it
+grep -q "load limit (port range exhausted" "$work/kamailio-exhaust.log" ||
+	fail "Kamailio's log does not show icegw's load limit reply"
+for p in "${pids[@]}"; do stop_pid "$p"; done
+pids=()
+
+# --- 3. two gateways in one set, room for one call each: the first gateway's "load limit" makes
+# Kamailio offer the second call to the other one; with both full, 503
+read -r NG NG2 KAM <<<"$(free_udp_ports 3)"
+start_icegw fo1 "$NG" $PMIN $PMAX
+start_icegw fo2 "$NG2" $PMIN $PMAX
+# weights 1000:1 make Kamailio offer every new call to the first gateway first
+start_kamailio failover "$KAM" "$NG=1000" "$NG2=1"
+$py "$here/sipua.py" failover --proxy 127.0.0.1:"$KAM" --ng 127.0.0.1:"$NG" --ng2 127.0.0.1:"$NG2" \
+	--gw $GW --port-min $PMIN --port-max $PMAX || fail "failover to the second gateway"
+grep -q "load limit (port range exhausted" "$work/kamailio-failover.log" ||
+	fail "Kamailio's log does not show a load limit reply"
 
 echo "PASS: kamailio e2e"
 exit 0
