@@ -16,6 +16,7 @@ py=/usr/bin/python3
 [ -n "$icegw" ] && [ -x "$icegw" ] || { echo "SKIP: icegw not built"; exit $SKIP; }
 command -v kamailio >/dev/null || { echo "SKIP: kamailio not installed"; exit $SKIP; }
 command -v $py >/dev/null || { echo "SKIP: python3 not installed"; exit $SKIP; }
+command -v ss >/dev/null || { echo "SKIP: ss (iproute2) not installed"; exit $SKIP; }
 
 GW=203.0.113.1              # RFC 5737 TEST-NET-3: icegw's address, only ever written into SDP
 work=$(mktemp -d)
