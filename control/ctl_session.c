@@ -395,6 +395,24 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 	return ctl_sdp_rewrite(out, cap, c->sdp, r->sdp.p, r->sdp.n, &rw);
 }
 
+/* rtpengine's error-reason texts for a full gateway. Kamailio's rtpengine module compares
+ * them byte for byte (RTPENGINE_SESS_LIMIT_MSG, RTPENGINE_SESS_OUT_OF_PORTS_MSG in its
+ * rtpengine.c) and on either tries the next gateway of its set: no decoration allowed. */
+#define NG_ERR_SESSION_LIMIT "Parallel session limit reached"
+#define NG_ERR_OUT_OF_PORTS "Ran out of ports"
+
+/* A new call this gateway cannot take. A client that understands "load limit" is told so
+ * with our reason; any other client gets rtpengine's error text, which Kamailio also takes
+ * as "try the next gateway". */
+static long reply_full(struct ctl *c, const struct ng_request *r, const char *why,
+		       const char *rtpengine_why, char *out, size_t cap)
+{
+	if (!(r->supports & NG_SUPPORTS_LOAD_LIMIT))
+		return reply_error(c, r, rtpengine_why, out, cap);
+	c->st.errors++;
+	return ng_reply_load_limit(out, cap, r->cookie, why);
+}
+
 static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_t cap, uint64_t now)
 {
 	char id[CALLID_MAX + 1];
@@ -402,6 +420,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	int e;
 	long n;
 	unsigned w, need = 0;
+	bool fresh = false;
 
 	c->st.offers++;
 	if (!r->call_id.n || !r->from_tag.n || !r->sdp.n)
@@ -423,7 +442,8 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	} else {
 		if (c->st.calls >= c->cfg.max_sessions) {
 			c->st.session_limit++;
-			return reply_error(c, r, "session limit reached (ICEWarn 0x200000)", out, cap);
+			return reply_full(c, r, "session limit reached (ICEWarn 0x200000)",
+					  NG_ERR_SESSION_LIMIT, out, cap);
 		}
 		call = calloc(1, sizeof(*call));
 		if (!call)
@@ -435,6 +455,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		c->table[hash_str(id) & (c->table_size - 1)] = call;
 		c->st.calls++;
 		c->st.calls_created++;
+		fresh = true;
 		if (c->st.calls > c->st.peak_calls)
 			c->st.peak_calls = c->st.calls;
 	}
@@ -450,6 +471,10 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		/* [ICEWarn 0x200000] port range exhausted: refuse now, cleanly */
 		c->st.port_exhausted++;
 		delete_call(c, call);
+		/* a re-offer stays an error: the call lives here, another gateway has not heard of it */
+		if (fresh)
+			return reply_full(c, r, "port range exhausted (ICEWarn 0x200000)",
+					  NG_ERR_OUT_OF_PORTS, out, cap);
 		return reply_error(c, r, "port range exhausted (ICEWarn 0x200000)", out, cap);
 	}
 	call->nmedia = c->sdp->n_media;

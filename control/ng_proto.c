@@ -200,6 +200,18 @@ static int parse_key(struct ng_request *r, struct ng_benc_doc *d, const struct n
 		}
 		return 0;
 	}
+	if (node_key_eq(k, "supports")) {
+		if (v->type != NG_BENC_LIST)
+			return bad(r, "supports");
+		for (it = ng_benc_first(d, v); it; it = ng_benc_next(d, it)) {
+			if (it->type != NG_BENC_STR)
+				return bad(r, "supports");
+			/* a capability of the client we make no use of asks nothing of us: no warning */
+			if (node_key_eq(it, "load limit"))
+				r->supports |= NG_SUPPORTS_LOAD_LIMIT;
+		}
+		return 0;
+	}
 	if (node_key_eq(k, "direction")) {
 		if (v->type != NG_BENC_LIST)
 			return bad(r, "direction");
@@ -429,6 +441,20 @@ long ng_reply_error(char *buf, size_t cap, struct ng_str cookie, const char *rea
 	dict = ng_benc_new_dict(&d);
 	if (ng_benc_dict_add_cstr(&d, dict, "result", "error") < 0 ||
 	    ng_benc_dict_add_cstr(&d, dict, "error-reason", reason ? reason : "error") < 0)
+		return NG_E_INVAL;
+	return ng_reply_dict(buf, cap, cookie, &d, dict);
+}
+
+long ng_reply_load_limit(char *buf, size_t cap, struct ng_str cookie, const char *message)
+{
+	struct ng_benc_node nodes[6];
+	struct ng_benc_doc d;
+	int dict;
+
+	ng_benc_init(&d, nodes, 6);
+	dict = ng_benc_new_dict(&d);
+	if (ng_benc_dict_add_cstr(&d, dict, "result", "load limit") < 0 ||
+	    ng_benc_dict_add_cstr(&d, dict, "message", message ? message : "load limit") < 0)
 		return NG_E_INVAL;
 	return ng_reply_dict(buf, cap, cookie, &d, dict);
 }

@@ -77,6 +77,10 @@ enum ng_ice_lite {
 #define NG_RTCP_MUX_ACCEPT 0x08
 #define NG_RTCP_MUX_REJECT 0x10
 
+/* "supports" list entries: what the client understands in a reply (rtpengine
+ * ng_control_protocol.md "supports"; Kamailio's rtpengine module sends ["load limit"]). */
+#define NG_SUPPORTS_LOAD_LIMIT 0x01
+
 /* A byte range inside the request datagram (not NUL-terminated). */
 struct ng_str {
 	const char *p;
@@ -101,6 +105,7 @@ struct ng_request {
 	bool has_received_from;
 	struct ice_addr received_from;  /* port 0 */
 	int64_t limit;              /* "limit" of list; -1 when absent */
+	uint8_t supports;           /* NG_SUPPORTS_* */
 	/* Keys and list values we do not act on: reported in the reply's "warning". */
 	struct ng_str unknown[NG_UNKNOWN_MAX];
 	unsigned n_unknown, unknown_dropped;
@@ -140,6 +145,12 @@ long ng_reply_pong(char *buf, size_t cap, struct ng_str cookie);
 long ng_reply_ok(char *buf, size_t cap, struct ng_str cookie, const char *sdp, size_t sdp_len,
 		 const char *warning);
 long ng_reply_error(char *buf, size_t cap, struct ng_str cookie, const char *reason);
+/**
+ * rtpengine's overload reply, {"result": "load limit", "message": ...}: only for a client that
+ * listed "load limit" in "supports". Kamailio's module then tries the next gateway of the set
+ * without marking this one down, where an "error" fails the call outright.
+ */
+long ng_reply_load_limit(char *buf, size_t cap, struct ng_str cookie, const char *message);
 /** Cookie plus any dict built by the caller in d (query, list, statistics replies). */
 long ng_reply_dict(char *buf, size_t cap, struct ng_str cookie, const struct ng_benc_doc *d, int dict);
 

@@ -274,7 +274,8 @@ static void test_errors_and_limits(void **state)
 	}
 	n = ng_msg(msg, sizeof(msg), "z", "offer", "call-3", "f", NULL, offer_sdp, NULL);
 	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
-	assert_non_null(strstr(out, "port range exhausted (ICEWarn 0x200000)"));
+	/* rtpengine's text exactly: Kamailio matches it to try the next gateway */
+	assert_non_null(strstr(out, "d12:error-reason16:Ran out of ports6:result5:errore"));
 	assert_int_equal(ctl_stats(c)->port_exhausted, 1);
 	assert_int_equal(ctl_stats(c)->calls, 2);
 	/* hostile and broken requests: clear errors, no crash, no change */
@@ -305,7 +306,70 @@ static void test_errors_and_limits(void **state)
 	ctl_handle(c, msg, n, out, sizeof(out), 1000);
 	n = ng_msg(msg, sizeof(msg), "s2", "offer", "two", "f", NULL, offer_sdp, NULL);
 	ctl_handle(c, msg, n, out, sizeof(out), 1000);
-	assert_non_null(strstr(out, "session limit reached"));
+	assert_non_null(strstr(out, "d12:error-reason30:Parallel session limit reached6:result5:errore"));
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+}
+
+/* A client that lists "load limit" in "supports" (Kamailio's rtpengine module always does) is
+ * told a full gateway is full with {"result": "load limit"}, so it offers the call to the next
+ * gateway of its set; an "error" there fails the call although another gateway has room. */
+static void test_load_limit(void **state)
+{
+	static struct fake f;
+	static const char sup[] = "8:supportsl10:load limite";
+	/* room for one call: ports 30000 and 30002 */
+	struct ctl *c = mk(&f, 30000, 30003, 1000);
+	static char msg[8192], out[65536];
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict;
+	char v[128];
+	size_t n;
+
+	(void)state;
+	n = ng_msg(msg, sizeof(msg), "l1", "offer", "one", "f", NULL, offer_sdp, sup);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "l1");
+	get_str(&d, dict, "result", v, sizeof(v));
+	assert_string_equal(v, "ok");
+	/* "supports" is understood: no warning about it */
+	assert_null(ng_benc_dict_get(&d, dict, "warning"));
+
+	n = ng_msg(msg, sizeof(msg), "l2", "offer", "two", "f", NULL, offer_sdp, sup);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "l2");
+	get_str(&d, dict, "result", v, sizeof(v));
+	assert_string_equal(v, "load limit");
+	get_str(&d, dict, "message", v, sizeof(v));
+	assert_string_equal(v, "port range exhausted (ICEWarn 0x200000)");
+	assert_null(ng_benc_dict_get(&d, dict, "error-reason"));
+	assert_int_equal(ctl_stats(c)->port_exhausted, 1);
+	assert_int_equal(ctl_stats(c)->calls, 1);
+
+	/* without "supports": an error, in rtpengine's words */
+	n = ng_msg(msg, sizeof(msg), "l3", "offer", "three", "f", NULL, offer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "l3");
+	get_str(&d, dict, "result", v, sizeof(v));
+	assert_string_equal(v, "error");
+	get_str(&d, dict, "error-reason", v, sizeof(v));
+	assert_string_equal(v, "Ran out of ports");
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+
+	/* the session limit likewise */
+	c = mk(&f, 30000, 31000, 1);
+	n = ng_msg(msg, sizeof(msg), "s1", "offer", "one", "f", NULL, offer_sdp, sup);
+	ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	n = ng_msg(msg, sizeof(msg), "s2", "offer", "two", "f", NULL, offer_sdp, sup);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "s2");
+	get_str(&d, dict, "result", v, sizeof(v));
+	assert_string_equal(v, "load limit");
+	get_str(&d, dict, "message", v, sizeof(v));
+	assert_string_equal(v, "session limit reached (ICEWarn 0x200000)");
+	assert_int_equal(ctl_stats(c)->session_limit, 1);
+	assert_int_equal(ctl_stats(c)->calls, 1);
 	ctl_free(c);
 	dp_core_free(&f.core, free);
 }
@@ -358,6 +422,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offer_answer_query_delete),
 		cmocka_unit_test(test_errors_and_limits),
+		cmocka_unit_test(test_load_limit),
 		cmocka_unit_test(test_many_calls_memory),
 	};
 	return cmocka_run_group_tests_name("ctl_session", tests, NULL, NULL);

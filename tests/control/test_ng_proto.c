@@ -166,6 +166,26 @@ static void test_bad(void **state)
 			    "malformed integer (leading zero, -0, no digits or out of range)");
 }
 
+/* Kamailio's rtpengine module sends "supports": ["load limit"] with every command. */
+static void test_supports(void **state)
+{
+	char warn[128];
+
+	(void)state;
+	assert_int_equal(parse("c d7:command4:ping8:supportsl10:load limitee"), 0);
+	assert_int_equal(req.supports, NG_SUPPORTS_LOAD_LIMIT);
+	/* a capability of the client, not a request: nothing to warn about */
+	assert_int_equal(ng_request_warning(&req, warn, sizeof(warn)), 0);
+	assert_int_equal(parse("c d7:command4:ping8:supportsl10:load_limit6:futureee"), 0);
+	assert_int_equal(req.supports, NG_SUPPORTS_LOAD_LIMIT);
+	assert_int_equal(ng_request_warning(&req, warn, sizeof(warn)), 0);
+	assert_int_equal(parse("c d7:command4:ping8:supportslee"), 0);
+	assert_int_equal(req.supports, 0);
+	assert_int_equal(parse("c d7:command4:ping8:supports10:load limite"), NG_E_VALUE);
+	assert_string_equal(req.bad_key, "supports");
+	assert_int_equal(parse("c d7:command4:ping8:supportsli1eee"), NG_E_VALUE);
+}
+
 static void test_flags_cap(void **state)
 {
 	char msg[2048], warn[128];
@@ -204,6 +224,10 @@ static void test_replies(void **state)
 	out[n] = 0;
 	assert_string_equal(out, "k1 d12:error-reason15:Unknown call-id6:result5:errore");
 	assert_int_equal(ng_reply_error(out, 10, ck, "Unknown call-id"), NG_E_NOSPACE);
+	n = ng_reply_load_limit(out, sizeof(out), ck, "port range exhausted");
+	out[n] = 0;
+	assert_string_equal(out, "k1 d7:message20:port range exhausted6:result10:load limite");
+	n = ng_reply_error(out, sizeof(out), ck, "Unknown call-id");
 	/* replies parse back as requests' bodies would */
 	ng_benc_init(&doc, nodes, NG_NODES_MAX);
 	assert_int_equal(ng_benc_parse(&doc, out + 3, (size_t)n - 3), 0);
@@ -302,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_offer),
 		cmocka_unit_test(test_answer_and_others),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_supports),
 		cmocka_unit_test(test_flags_cap),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_stream),
