@@ -39,8 +39,10 @@ static void trace_line(void *ctx, uint64_t now, const char *line)
 	if (!c->trace)
 		return;
 	slot = c->trace[(c->trace_head + c->trace_len) % DP_TRACE_LINES];
-	snprintf(slot, DP_TRACE_LEN, "%" PRIu64 ".%06" PRIu64 " %s", now / 1000000, now % 1000000,
-		 line);
+	/* time of day (UTC) to the millisecond, as pjnath's traces read */
+	snprintf(slot, DP_TRACE_LEN, "%02u:%02u:%02u.%03u %s", (unsigned)(now / 3600000000u % 24),
+		 (unsigned)(now / 60000000 % 60), (unsigned)(now / 1000000 % 60),
+		 (unsigned)(now / 1000 % 1000), line);
 	if (c->trace_len < DP_TRACE_LINES)
 		c->trace_len++;
 	else

@@ -13,7 +13,7 @@ echo "== 1. simulate a $dialect call through the gateway: $out/in.pcap"
 build/tools/icegw-callgen --out "$out" --dialect "$dialect"
 echo
 echo "== 2. replay it through icegw (DPDK net_pcap, software mode)"
-build/dataplane/icegw --no-huge --no-pci --no-shconf -l 0 -m 256 --file-prefix icegw-demo \
+build/icegw --no-huge --no-pci --no-shconf -l 0 -m 256 --file-prefix icegw-demo \
 	--log-level=lib.eal:error --log-level=lib.telemetry:error --log-level=pmd.net.pcap:error \
 	--vdev "net_pcap0,rx_pcap=$out/in.pcap,tx_pcap=$out/out.pcap" -- \
 	--legs "$out/legs.conf" --trace "$out/trace.txt" --tx-capture "$out/sent.pcap"
