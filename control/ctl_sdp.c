@@ -84,14 +84,16 @@ static bool is_ice_attr(const struct line *l)
 }
 
 /* Next space-separated token of [*p, end). */
+/* Fields are split on SP and HTAB, runs tolerated: the same rule as ice/sdp.c's m= parser,
+ * so the rewrite replaces exactly the port the parse read (the fuzzer found a tab). */
 static bool tok(const char **p, const char *end, const char **t, size_t *tn)
 {
-	while (*p < end && **p == ' ')
+	while (*p < end && (**p == ' ' || **p == '\t'))
 		(*p)++;
 	if (*p >= end)
 		return false;
 	*t = *p;
-	while (*p < end && **p != ' ')
+	while (*p < end && **p != ' ' && **p != '\t')
 		(*p)++;
 	*tn = (size_t)(*p - *t);
 	return true;

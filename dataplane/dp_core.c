@@ -520,15 +520,6 @@ static void rtp_stats(struct dp_leg *l, const uint8_t *p, uint16_t len, uint64_t
 	s->transit = transit;
 }
 
-/* RFC 1624 incremental checksum: replace 16-bit word m by m2 in a checksummed block. */
-static inline uint16_t csum_replace(uint16_t hc, uint16_t m, uint16_t m2)
-{
-	uint32_t s = (uint16_t)~hc + (uint16_t)~m + (uint32_t)m2;
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 static enum dp_verdict rx_arp(struct dp_core *c, uint8_t *f, uint16_t len)
 {
 	uint8_t *a = f + DP_ETH_LEN;

@@ -49,7 +49,7 @@ static void test_values(void **state)
 	assert_true(nodes[0].ival == INT64_MIN);
 	assert_int_equal(parse("0:"), 0);
 	assert_int_equal(nodes[0].len, 0);
-	assert_int_equal(parse("4:pi\0g" + 0), NG_BENC_E_LEN); /* strlen stops at NUL: 4 > 3 */
+	assert_int_equal(parse("4:pi\0g"), NG_BENC_E_LEN); /* strlen stops at NUL: 4 > 3 */
 
 	/* binary-safe strings: NUL inside, zero copy into the input */
 	{
