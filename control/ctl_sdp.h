@@ -74,7 +74,8 @@ struct ctl_sdp {
 /**
  * Parse a peer's body. Strict about structure (hostile input gets a clear error), tolerant
  * about content: unknown lines and attributes are kept for the rewrite, ICE lines that fail to
- * parse are counted in ice.lines_skipped. Returns 0 or a negative ctl_sdp_err.
+ * parse are counted in ice.lines_skipped. Returns 0 or a negative ctl_sdp_err. Only
+ * media[0 .. n_media-1] are written: entries past n_media keep an earlier parse's data.
  */
 int ctl_sdp_parse(struct ctl_sdp *s, const char *body, size_t len);
 

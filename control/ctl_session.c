@@ -55,6 +55,10 @@ struct ctl {
 	struct ctl_sdp *sdp;         /* one parse at a time: large, so on the heap once */
 	struct ng_benc_node *nodes;
 	char *out;
+	/* text a query / delete reply refers to (the bencode builder keeps pointers, not copies)
+	 * until it is encoded: one entry per leg of a call */
+	char q_sel[2 * CTL_CALL_MEDIA][2 * ICE_ADDR_STRLEN + 8];
+	char q_media[2 * CTL_CALL_MEDIA][ICE_ADDR_STRLEN];
 };
 
 static uint64_t rnd(struct ctl *c)
@@ -656,7 +660,8 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 		for (int k = 0; k < 2; k++) {
 			const struct dp_leg *l = c->be.view(c->be.ctx, call->worker, k ? m->slot_b : m->slot_a);
 			int ld = ng_benc_new_dict(d);
-			char sel[2 * ICE_ADDR_STRLEN + 8] = "", a1[ICE_ADDR_STRLEN], a2[ICE_ADDR_STRLEN];
+			char *sel = c->q_sel[2 * i + (unsigned)k], *media = c->q_media[2 * i + (unsigned)k];
+			char a1[ICE_ADDR_STRLEN], a2[ICE_ADDR_STRLEN];
 			struct ice_addr lo, re;
 
 			ng_benc_dict_add_cstr(d, ld, "tag", k ? call->to_tag : call->from_tag);
@@ -669,12 +674,12 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				ng_benc_dict_add_cstr(d, ld, "ICE", ice_state(l));
 				ng_benc_dict_add_int(d, ld, "ICEWarn", ice_agent_warn(&l->agent));
 				if ((l->flags & DP_LEG_ICE) && ice_agent_selected(&l->agent, 1, &lo, &re) == 0) {
-					snprintf(sel, sizeof(sel), "%s <-> %s", ice_addr_fmt(&lo, a1, sizeof(a1)),
-						 ice_addr_fmt(&re, a2, sizeof(a2)));
+					snprintf(sel, sizeof(c->q_sel[0]), "%s <-> %s",
+						 ice_addr_fmt(&lo, a1, sizeof(a1)), ice_addr_fmt(&re, a2, sizeof(a2)));
 					ng_benc_dict_add_cstr(d, ld, "selected-pair", sel);
 				}
 				ng_benc_dict_add_cstr(d, ld, "media-address",
-						      ice_addr_fmt(&l->media_remote[0], a1, sizeof(a1)));
+						      ice_addr_fmt(&l->media_remote[0], media, sizeof(c->q_media[0])));
 				ng_benc_dict_add_int(d, ld, "packets-in", (int64_t)l->st.pkts_in);
 				ng_benc_dict_add_int(d, ld, "bytes-in", (int64_t)l->st.bytes_in);
 				ng_benc_dict_add_int(d, ld, "packets-out", (int64_t)l->st.pkts_out);

@@ -31,6 +31,7 @@
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
+#include "ctl_config.h"
 #include "ctl_session.h"
 #include "dp_cmd.h"
 #include "dp_core.h"
@@ -588,11 +589,95 @@ static void usage(FILE *f)
 		"  --duration S        live mode: stop after S seconds\n"
 		"  --max-legs N        legs per worker (default 4096; each needs about 5 KiB, see EAL -m)\n"
 		"  --quiet             no session report at the end\n"
-		"  --ng IP:PORT        serve the NG control protocol (rtpengine's) on this UDP address\n"
+		"  --config-file FILE  rtpengine/coturn-style configuration (listen-ng, interface,\n"
+		"                      port-min, port-max, max-sessions; docs/operations.md); serves\n"
+		"                      NG on listen-ng. Command-line options override the file\n"
+		"  --ng IP:PORT, --listen-ng IP:PORT\n"
+		"                      serve the NG control protocol (rtpengine's) on this UDP address\n"
+		"  --interface [NAME/]IP[!ADVERTISED]  gateway address (and the one written into SDP)\n"
 		"  --advertise IP      address written into SDP (default: --ip)\n"
 		"  --port-min N, --port-max N   media port range (default 30000-39999)\n"
 		"  --max-sessions N    calls at most (default: what the legs allow)\n"
 		"  --help, --version\n");
+}
+
+/* --config-file FILE (or --config-file=FILE) wherever it is on the command line: the file is
+ * read before the other options so that they override it whatever their order. */
+static const char *find_config_file(int argc, char **argv)
+{
+	const char *path = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--config-file") && i + 1 < argc)
+			path = argv[++i];
+		else if (!strncmp(argv[i], "--config-file=", 14))
+			path = argv[i] + 14;
+	}
+	return path;
+}
+
+static void config_error(const struct ctl_config_err *e)
+{
+	if (e->line)
+		fprintf(stderr, "icegw: %s:%u: %s\n", e->where, e->line, e->msg);
+	else
+		fprintf(stderr, "icegw: %s: %s\n", e->where, e->msg);
+}
+
+/* The gateway address (and the advertised one) from an interface spec's first entry. */
+static int apply_interface(const struct ctl_iface *f, const char *where)
+{
+	char ip[ICE_ADDR_STRLEN];
+
+	if (f->local.family != ICE_AF_INET || (f->has_advertised && f->advertised.family != ICE_AF_INET)) {
+		fprintf(stderr, "icegw: %s: interface %s/%s: the dataplane is IPv4 only\n", where,
+			f->name, ice_addr_fmt_ip(&f->local, ip, sizeof(ip)));
+		return -1;
+	}
+	O.ip = ice_addr_v4(&f->local);
+	O.adv_ip = f->has_advertised ? ice_addr_v4(&f->advertised) : 0;
+	return 0;
+}
+
+static char ng_spec[ICE_ADDR_STRLEN];
+
+/* Read the file into O: the defaults the command line then overrides. */
+static int load_config_file(const char *path)
+{
+	struct ctl_config cfg;
+	struct ctl_config_err e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	ctl_config_defaults(&cfg);
+	rc = ctl_config_load(&cfg, path, &e);
+	if (rc < 0) {
+		config_error(&e);
+		return -1;
+	}
+	if (cfg.port_min > cfg.port_max || cfg.port_min < 1024 || cfg.port_max - cfg.port_min < 1) {
+		fprintf(stderr, "icegw: %s: port range %u-%u: want 1024 <= port-min < port-max\n",
+			path, cfg.port_min, cfg.port_max);
+		return -1;
+	}
+	if (cfg.listen_ng.family != ICE_AF_INET) {
+		fprintf(stderr, "icegw: %s: listen-ng must be IPv4:PORT\n", path);
+		return -1;
+	}
+	if (cfg.has_listen_tcp_ng)
+		fprintf(stderr, "icegw: %s: listen-tcp-ng is not served yet; ignored\n", path);
+	if (cfg.n_iface && apply_interface(&cfg.iface[0], path) < 0)
+		return -1;
+	if (cfg.n_iface > 1)
+		fprintf(stderr, "icegw: %s: %u interfaces; the dataplane uses the first (%s) only\n",
+			path, cfg.n_iface, cfg.iface[0].name);
+	O.ng = ice_addr_fmt(&cfg.listen_ng, ng_spec, sizeof(ng_spec));
+	O.port_min = cfg.port_min;
+	O.port_max = cfg.port_max;
+	O.max_sessions = cfg.max_sessions;
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv)
@@ -614,17 +699,23 @@ static int parse_opts(int argc, char **argv)
 		{"port-min", required_argument, NULL, 'p'},
 		{"port-max", required_argument, NULL, 'X'},
 		{"max-sessions", required_argument, NULL, 'S'},
+		{"config-file", required_argument, NULL, 'C'},
+		{"listen-ng", required_argument, NULL, 'n'},
+		{"interface", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
+	uint32_t ip_cli = 0, adv_cli = 0;
 
 	O.max_legs = 4096;
 	O.linger_ms = 2000;
 	O.port_min = 30000;
 	O.port_max = 39999;
+	if (find_config_file(argc, argv) && load_config_file(find_config_file(argc, argv)) < 0)
+		return -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -635,7 +726,7 @@ static int parse_opts(int argc, char **argv)
 				fprintf(stderr, "icegw: --ip: '%s' is not an IPv4 address\n", optarg);
 				return -1;
 			}
-			O.ip = ice_addr_v4(&a);
+			O.ip = ip_cli = ice_addr_v4(&a);
 			break;
 		}
 		case 's':
@@ -681,13 +772,33 @@ static int parse_opts(int argc, char **argv)
 		}
 		case 'q': O.quiet = true; break;
 		case 'n': O.ng = optarg; break;
+		case 'C': break; /* read first, by load_config_file */
+		case 'I': {
+			struct ctl_config one;
+			struct ctl_config_err e;
+
+			memset(&e, 0, sizeof(e));
+			memset(&one, 0, sizeof(one));
+			if (ctl_config_set(&one, "interface", optarg, &e) < 0) {
+				fprintf(stderr, "icegw: --interface: %s\n", e.msg);
+				return -1;
+			}
+			if (apply_interface(&one.iface[0], "--interface") < 0)
+				return -1;
+			/* --ip and --advertise win over --interface, whatever the order */
+			if (ip_cli)
+				O.ip = ip_cli;
+			if (adv_cli)
+				O.adv_ip = adv_cli;
+			break;
+		}
 		case 'A': {
 			struct ice_addr a;
 			if (ice_addr_parse(&a, optarg) || a.family != ICE_AF_INET || a.port) {
 				fprintf(stderr, "icegw: --advertise: '%s' is not an IPv4 address\n", optarg);
 				return -1;
 			}
-			O.adv_ip = ice_addr_v4(&a);
+			O.adv_ip = adv_cli = ice_addr_v4(&a);
 			break;
 		}
 		case 'p':

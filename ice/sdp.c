@@ -848,7 +848,9 @@ int sdp_parse(struct sdp_session *s, const char *body, size_t len)
 
 	if (!s || (!body && len))
 		return SDP_E_INVAL;
-	memset(s, 0, sizeof(*s));
+	/* media[] is nearly all of the struct (~35 KiB a section): parse_m_line clears a section
+	 * when it starts, so only the session-level part is cleared here */
+	memset(s, 0, offsetof(struct sdp_session, media));
 	if (len == 0)
 		return SDP_E_EMPTY;
 	while (p < end) {

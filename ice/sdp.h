@@ -215,6 +215,7 @@ int sdp_parse_candidate_n(struct sdp_candidate *c, const char *line, size_t len)
  * Lines that fail are skipped and counted (lines_skipped, first_error, first_error_line);
  * the body still parses. Returns 0, or SDP_E_INVAL / SDP_E_EMPTY when there is nothing to
  * parse. Media-level values are as sent; call sdp_ice_merge() to apply session defaults.
+ * Only media[0 .. n_media-1] are written: entries past n_media keep an earlier parse's data.
  */
 int sdp_parse(struct sdp_session *s, const char *body, size_t len);
 

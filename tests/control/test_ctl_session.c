@@ -232,6 +232,11 @@ static void test_offer_answer_query_delete(void **state)
 		const struct ng_benc_node *legs = ng_benc_dict_get(&d, dict, "legs");
 		assert_non_null(legs);
 		assert_int_equal(legs->count, 2);
+		/* each leg its own side's media address: the strings a reply is built from must
+		 * outlive the loop over legs (both used to show the last leg's, and ASan saw a
+		 * stack-use-after-scope) */
+		assert_non_null(memmem(out, n, "13:media-address16:192.0.2.10:40000", 35));
+		assert_non_null(memmem(out, n, "13:media-address19:198.51.100.20:50000", 38));
 	}
 	/* list and statistics */
 	n = ctl_handle(c, "c5 d7:command4:liste", 20, out, sizeof(out), 4000);
