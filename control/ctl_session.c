@@ -60,7 +60,7 @@ struct ctl {
 	struct ctl_sdp *sdp;         /* one parse at a time: large, so on the heap once */
 	struct ng_benc_node *nodes;
 	char *out;
-	char *trace;                 /* trace lines of the reply being built (bencode refers to them) */
+	char *trace;                 /* strings of the query reply being built (trace lines, addresses) */
 };
 
 static uint64_t rnd(struct ctl *c)
@@ -667,11 +667,26 @@ static const char *ice_state(const struct dp_leg *l)
 	}
 }
 
-/* Where the next trace reply line is copied, and what is left of the reply's budget. */
+/* Strings of the reply being built: bencode nodes refer to them until the reply is encoded,
+ * after call_dict has returned, so they cannot live on its stack. */
 struct trace_out {
 	char *p;
 	size_t left;
 };
+
+/* Add key -> a copy of s to dict; a string that does not fit is left out. */
+static void add_copy(struct ng_benc_doc *d, int dict, const char *key, const char *s,
+		     struct trace_out *out)
+{
+	size_t n = strlen(s);
+
+	if (n > out->left)
+		return;
+	memcpy(out->p, s, n);
+	ng_benc_dict_add_str(d, dict, key, out->p, n);
+	out->p += n;
+	out->left -= n;
+}
 
 struct trace_hit {
 	uint32_t k;                  /* age rank in the snapshot: 0 is the oldest line */
@@ -775,7 +790,7 @@ static void add_trace(struct ctl *c, struct ng_benc_doc *d, int ld, unsigned wor
 }
 
 /* A call's legs and counters as a bencode dict (query and delete replies); with trace, each
- * leg's lines from its core's trace ring. */
+ * leg's name and lines from its core's trace ring. Strings go into c->trace (see add_copy). */
 static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call *call, uint64_t now,
 		     bool trace)
 {
@@ -808,10 +823,10 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				if ((l->flags & DP_LEG_ICE) && ice_agent_selected(&l->agent, 1, &lo, &re) == 0) {
 					snprintf(sel, sizeof(sel), "%s <-> %s", ice_addr_fmt(&lo, a1, sizeof(a1)),
 						 ice_addr_fmt(&re, a2, sizeof(a2)));
-					ng_benc_dict_add_cstr(d, ld, "selected-pair", sel);
+					add_copy(d, ld, "selected-pair", sel, &tout);
 				}
-				ng_benc_dict_add_cstr(d, ld, "media-address",
-						      ice_addr_fmt(&l->media_remote[0], a1, sizeof(a1)));
+				add_copy(d, ld, "media-address",
+					 ice_addr_fmt(&l->media_remote[0], a1, sizeof(a1)), &tout);
 				ng_benc_dict_add_int(d, ld, "packets-in", (int64_t)l->st.pkts_in);
 				ng_benc_dict_add_int(d, ld, "bytes-in", (int64_t)l->st.bytes_in);
 				ng_benc_dict_add_int(d, ld, "packets-out", (int64_t)l->st.pkts_out);
@@ -824,16 +839,8 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 			if (trace) {
 				char name[DP_LEG_NAME];
 
-				int nl = leg_name(name, sizeof(name), call, i, k ? 'b' : 'a');
-
-				/* the name goes into the reply too: bencode keeps a reference, so
-				 * it is copied where the lines go */
-				if (nl > 0 && (size_t)nl <= tout.left) {
-					memcpy(tout.p, name, (size_t)nl);
-					ng_benc_dict_add_str(d, ld, "name", tout.p, (size_t)nl);
-					tout.p += nl;
-					tout.left -= (size_t)nl;
-				}
+				leg_name(name, sizeof(name), call, i, k ? 'b' : 'a');
+				add_copy(d, ld, "name", name, &tout);
 				add_trace(c, d, ld, call->worker, name, &tout);
 			}
 			ng_benc_list_add(d, legs, ld);
