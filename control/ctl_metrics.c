@@ -383,11 +383,13 @@ static enum req_verdict parse_request(const char *r, size_t len)
 long ctl_metrics_http(const char *req, size_t len, char *out, size_t cap, const char *body,
 		      size_t blen)
 {
+	enum req_verdict v;
 	long n;
 
 	if (!out || !cap)
 		return -ENOSPC;
-	switch (req ? parse_request(req, len) : REQ_BAD) {
+	v = req ? parse_request(req, len) : REQ_BAD;
+	switch (v) {
 	case REQ_NOT_FOUND:
 		return respond_text(out, cap, "404 Not Found", "", "404 not found: try /metrics\n");
 	case REQ_METHOD:
@@ -399,7 +401,7 @@ long ctl_metrics_http(const char *req, size_t len, char *out, size_t cap, const 
 			return respond_text(out, cap, "500 Internal Server Error", "",
 					    "500 metrics did not fit the buffer\n");
 		n = respond(out, cap, "200 OK", "", CTL_METRICS_CONTENT_TYPE, body, blen,
-			    parse_request(req, len) == REQ_HEAD);
+			    v == REQ_HEAD);
 		if (n == -ENOSPC)
 			return respond_text(out, cap, "500 Internal Server Error", "",
 					    "500 metrics did not fit the buffer\n");
