@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_metrics.h"
 #include "ctl_sdp.h"
 #include "ice_warn.h"
 #include "ng_bencode.h"
@@ -18,6 +19,10 @@
 #define TAG_MAX 127
 #define REPLY_MAX 65000
 #define CACHE_ENTRIES 4096
+/* query with flags ["trace"]: at most this many lines per leg and bytes per reply, so the
+ * reply stays one datagram (the rest of a query reply is well under 4 KB) */
+#define TRACE_LEG_LINES 128
+#define TRACE_REPLY_BYTES 40000
 
 struct ctl_media {
 	uint32_t slot_a, slot_b;     /* a faces the offerer, b the answerer */
@@ -55,10 +60,7 @@ struct ctl {
 	struct ctl_sdp *sdp;         /* one parse at a time: large, so on the heap once */
 	struct ng_benc_node *nodes;
 	char *out;
-	/* text a query / delete reply refers to (the bencode builder keeps pointers, not copies)
-	 * until it is encoded: one entry per leg of a call */
-	char q_sel[2 * CTL_CALL_MEDIA][2 * ICE_ADDR_STRLEN + 8];
-	char q_media[2 * CTL_CALL_MEDIA][ICE_ADDR_STRLEN];
+	char *trace;                 /* strings of the query reply being built (trace lines, addresses) */
 };
 
 static uint64_t rnd(struct ctl *c)
@@ -126,7 +128,8 @@ struct ctl *ctl_new(const struct ctl_cfg *cfg, const struct ctl_backend *be)
 	c->sdp = malloc(sizeof(*c->sdp));
 	c->nodes = calloc(NG_NODES_MAX, sizeof(*c->nodes));
 	c->out = malloc(REPLY_MAX);
-	if (!c->table || !c->sdp || !c->nodes || !c->out ||
+	c->trace = malloc(TRACE_REPLY_BYTES);
+	if (!c->table || !c->sdp || !c->nodes || !c->out || !c->trace ||
 	    ng_cache_init(&c->cache, CACHE_ENTRIES, 16u << 20, NG_CACHE_TTL_MS) != 0)
 		goto fail;
 	return c;
@@ -155,6 +158,7 @@ void ctl_free(struct ctl *c)
 	free(c->sdp);
 	free(c->nodes);
 	free(c->out);
+	free(c->trace);
 	free(c);
 }
 
@@ -166,7 +170,7 @@ const struct ctl_stats *ctl_stats(const struct ctl *c)
 size_t ctl_memory(const struct ctl *c)
 {
 	size_t m = sizeof(*c) + c->table_size * sizeof(*c->table) + sizeof(*c->sdp) +
-		   NG_NODES_MAX * sizeof(*c->nodes) + REPLY_MAX + c->cache.bytes;
+		   NG_NODES_MAX * sizeof(*c->nodes) + REPLY_MAX + TRACE_REPLY_BYTES + c->cache.bytes;
 	m += (size_t)c->st.calls * sizeof(struct ctl_call);
 	for (unsigned w = 0; w < c->cfg.nworkers; w++)
 		m += 65536 / 2 * sizeof(uint16_t) + c->cfg.slots_per_worker * sizeof(uint32_t);
@@ -207,6 +211,21 @@ void ctl_cmd_done(struct ctl *c, struct dp_cmd *cmd)
 	free(cmd);
 }
 
+/* A leg about to go: if its ICE ended, count the outcome and its ICEWarn flags. Read before
+ * the delete is queued, while the slot is still this leg's. */
+static void note_outcome(struct ctl *c, unsigned w, uint32_t slot)
+{
+	const struct dp_leg *l = c->be.view(c->be.ctx, w, slot);
+	enum ice_state s;
+
+	if (!l || !(l->flags & DP_LEG_USED) || !(l->flags & DP_LEG_ICE))
+		return;
+	s = ice_agent_state(&l->agent);
+	if (s == ICE_STATE_COMPLETED || s == ICE_STATE_FAILED)
+		ctl_metrics_note_warn(&c->st.ice_warn, s == ICE_STATE_FAILED,
+				      ice_agent_warn(&l->agent));
+}
+
 /* Give back a call's ports and slots and delete its legs on the worker. */
 static void release_media(struct ctl *c, struct ctl_call *call)
 {
@@ -221,6 +240,8 @@ static void release_media(struct ctl *c, struct ctl_call *call)
 			continue;
 		for (int k = 0; k < 2; k++) {
 			struct dp_cmd *cmd = calloc(1, sizeof(*cmd));
+
+			note_outcome(c, w, slots[k]);
 			if (cmd) {
 				cmd->type = DP_CMD_DELETE;
 				cmd->slot = slots[k];
@@ -312,9 +333,10 @@ static void describe_remote(struct dp_cmd *cmd, const struct ctl_sdp_media *pm, 
 	}
 }
 
-static void leg_name(char *out, size_t cap, const struct ctl_call *call, unsigned i, char side)
+/* Leg names prefix the leg's trace lines: a query with flags ["trace"] finds them by it. */
+static int leg_name(char *out, size_t cap, const struct ctl_call *call, unsigned i, char side)
 {
-	snprintf(out, cap, "%.16s/%u%c", call->call_id, i, side);
+	return snprintf(out, cap, "%.16s/%u%c", call->call_id, i, side);
 }
 
 /* Our host candidates for one side of a section, for the rewritten SDP. */
@@ -645,9 +667,135 @@ static const char *ice_state(const struct dp_leg *l)
 	}
 }
 
-/* A call's legs and counters as a bencode dict (query and delete replies). */
-static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call *call, uint64_t now)
+/* Strings of the reply being built: bencode nodes refer to them until the reply is encoded,
+ * after call_dict has returned, so they cannot live on its stack. */
+struct trace_out {
+	char *p;
+	size_t left;
+};
+
+/* Add key -> a copy of s to dict; a string that does not fit is left out. */
+static void add_copy(struct ng_benc_doc *d, int dict, const char *key, const char *s,
+		     struct trace_out *out)
 {
+	size_t n = strlen(s);
+
+	if (n > out->left)
+		return;
+	memcpy(out->p, s, n);
+	ng_benc_dict_add_str(d, dict, key, out->p, n);
+	out->p += n;
+	out->left -= n;
+}
+
+struct trace_hit {
+	uint32_t k;                  /* age rank in the snapshot: 0 is the oldest line */
+	const char *line;
+	size_t len;
+};
+
+static uint32_t load_u32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* "HH:MM:SS.mmm <name> ...": the stamp dp_core puts first, then the agent's name prefix */
+static bool trace_is_leg(const char *line, size_t len, const char *name, size_t nlen)
+{
+	return len > 13 + nlen + 1 && line[2] == ':' && line[5] == ':' && line[8] == '.' &&
+	       line[12] == ' ' && !memcmp(line + 13, name, nlen) && line[13 + nlen] == ' ';
+}
+
+/*
+ * The lines of leg `name` in a core's trace ring, newest first into hits (at most max), copied
+ * into out. The ring has one writer, the worker, and no lock: each slot is copied and must hold
+ * its NUL, and after the scan the ring's position is read again and every slot the worker may
+ * have rewritten meanwhile (the oldest ones, and the one being written) is dropped. Returns the
+ * hits kept; *more counts the leg's lines left out for want of room.
+ */
+static unsigned trace_collect(const struct dp_core *core, const char *name, struct trace_out *out,
+			      struct trace_hit *hits, unsigned max, unsigned *more)
+{
+	const uint32_t N = DP_TRACE_LINES;
+	size_t nlen = strlen(name);
+	uint32_t head0, len0, head1, len1, wrote, first_ok;
+	unsigned n = 0;
+
+	*more = 0;
+	if (!core || !core->trace)
+		return 0;
+	head0 = load_u32(&core->trace_head);
+	len0 = load_u32(&core->trace_len);
+	if (head0 >= N || len0 > N)
+		return 0;
+	for (uint32_t k = len0; k-- > 0;) {
+		const char *slot = core->trace[(head0 + k) % N];
+		char tmp[DP_TRACE_LEN];
+		const char *nul;
+		size_t l;
+
+		/* cheap filter on the live slot, then the copy that is checked and kept */
+		if (memcmp(slot + 13, name, nlen) != 0)
+			continue;
+		memcpy(tmp, slot, sizeof(tmp));
+		nul = memchr(tmp, 0, sizeof(tmp));
+		if (!nul)
+			continue;
+		l = (size_t)(nul - tmp);
+		if (!trace_is_leg(tmp, l, name, nlen))
+			continue;
+		if (n == max || l > out->left) {
+			(*more)++;
+			continue;
+		}
+		memcpy(out->p, tmp, l);
+		hits[n++] = (struct trace_hit){.k = k, .line = out->p, .len = l};
+		out->p += l;
+		out->left -= l;
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	head1 = load_u32(&core->trace_head);
+	len1 = load_u32(&core->trace_len);
+	/* writes since the snapshot went to ranks len0, len0 + 1, ... (mod N), the last of them
+	 * perhaps still in progress: ranks below first_ok may have been overwritten */
+	wrote = (len1 - len0) + (head1 + N - head0) % N;
+	first_ok = wrote + len0 + 1 > N ? wrote + len0 + 1 - N : 0;
+	while (n > 0 && hits[n - 1].k < first_ok) {
+		n--;
+		(*more)++;
+	}
+	return n;
+}
+
+/* A leg's trace lines as a list, oldest first, under "trace" in its dict. */
+static void add_trace(struct ctl *c, struct ng_benc_doc *d, int ld, unsigned worker,
+		      const char *name, struct trace_out *out)
+{
+	static struct trace_hit hits[TRACE_LEG_LINES];
+	const struct dp_core *core = c->be.core ? c->be.core(c->be.ctx, worker) : NULL;
+	unsigned more, n, max = TRACE_LEG_LINES;
+	int list = ng_benc_new_list(d);
+
+	/* leave the arena room for the rest of the reply: a leg's other keys take ~30 nodes */
+	if (d->cap - d->used < 64 + 2 * 32)
+		max = 0;
+	else if (max > (d->cap - d->used - 64) / 2)
+		max = (d->cap - d->used - 64) / 2;
+	n = trace_collect(core, name, out, hits, max, &more);
+	while (n-- > 0)
+		ng_benc_list_add(d, list, ng_benc_new_str(d, hits[n].line, hits[n].len));
+	ng_benc_dict_add(d, ld, "trace", list);
+	if (more)
+		ng_benc_dict_add_int(d, ld, "trace-dropped", more);
+}
+
+/* A call's legs and counters as a bencode dict (query and delete replies); with trace, each
+ * leg's name and lines from its core's trace ring. Strings go into c->trace (see add_copy). */
+static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call *call, uint64_t now,
+		     bool trace)
+{
+	struct trace_out tout = {.p = c->trace, .left = TRACE_REPLY_BYTES};
+
 	int dict = ng_benc_new_dict(d), legs = ng_benc_new_list(d);
 
 	ng_benc_dict_add_cstr(d, dict, "result", "ok");
@@ -660,7 +808,7 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 		for (int k = 0; k < 2; k++) {
 			const struct dp_leg *l = c->be.view(c->be.ctx, call->worker, k ? m->slot_b : m->slot_a);
 			int ld = ng_benc_new_dict(d);
-			char *sel = c->q_sel[2 * i + (unsigned)k], *media = c->q_media[2 * i + (unsigned)k];
+			char sel[2 * ICE_ADDR_STRLEN + 8];
 			char a1[ICE_ADDR_STRLEN], a2[ICE_ADDR_STRLEN];
 			struct ice_addr lo, re;
 
@@ -674,12 +822,12 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				ng_benc_dict_add_cstr(d, ld, "ICE", ice_state(l));
 				ng_benc_dict_add_int(d, ld, "ICEWarn", ice_agent_warn(&l->agent));
 				if ((l->flags & DP_LEG_ICE) && ice_agent_selected(&l->agent, 1, &lo, &re) == 0) {
-					snprintf(sel, sizeof(c->q_sel[0]), "%s <-> %s",
-						 ice_addr_fmt(&lo, a1, sizeof(a1)), ice_addr_fmt(&re, a2, sizeof(a2)));
-					ng_benc_dict_add_cstr(d, ld, "selected-pair", sel);
+					snprintf(sel, sizeof(sel), "%s <-> %s", ice_addr_fmt(&lo, a1, sizeof(a1)),
+						 ice_addr_fmt(&re, a2, sizeof(a2)));
+					add_copy(d, ld, "selected-pair", sel, &tout);
 				}
-				ng_benc_dict_add_cstr(d, ld, "media-address",
-						      ice_addr_fmt(&l->media_remote[0], media, sizeof(c->q_media[0])));
+				add_copy(d, ld, "media-address",
+					 ice_addr_fmt(&l->media_remote[0], a1, sizeof(a1)), &tout);
 				ng_benc_dict_add_int(d, ld, "packets-in", (int64_t)l->st.pkts_in);
 				ng_benc_dict_add_int(d, ld, "bytes-in", (int64_t)l->st.bytes_in);
 				ng_benc_dict_add_int(d, ld, "packets-out", (int64_t)l->st.pkts_out);
@@ -688,6 +836,13 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				ng_benc_dict_add_int(d, ld, "RTP-lost", lost > 0 ? lost : 0);
 				ng_benc_dict_add_int(d, ld, "jitter-us",
 						     (int64_t)(l->rtp.jitter >> 4) * 1000000 / l->rtp.clock_hz);
+			}
+			if (trace) {
+				char name[DP_LEG_NAME];
+
+				leg_name(name, sizeof(name), call, i, k ? 'b' : 'a');
+				add_copy(d, ld, "name", name, &tout);
+				add_trace(c, d, ld, call->worker, name, &tout);
 			}
 			ng_benc_list_add(d, legs, ld);
 		}
@@ -714,7 +869,7 @@ static long do_query_delete(struct ctl *c, const struct ng_request *r, char *out
 	if (!call)
 		return reply_error(c, r, "Unknown call-id", out, cap);
 	ng_benc_init(&d, c->nodes, NG_NODES_MAX);
-	dict = call_dict(c, &d, call, now);
+	dict = call_dict(c, &d, call, now, !del && ng_request_has_flag(r, "trace"));
 	n = ng_reply_dict(out, cap, r->cookie, &d, dict);
 	if (del)
 		delete_call(c, call);
@@ -729,6 +884,7 @@ static long do_list(struct ctl *c, const struct ng_request *r, char *out, size_t
 	int dict, list;
 	int64_t limit = r->limit >= 0 ? r->limit : 32;
 
+	c->st.lists++;
 	ng_benc_init(&d, c->nodes, NG_NODES_MAX);
 	dict = ng_benc_new_dict(&d);
 	list = ng_benc_new_list(&d);
@@ -745,6 +901,7 @@ static long do_statistics(struct ctl *c, const struct ng_request *r, char *out, 
 	struct ng_benc_doc d;
 	int dict, st, cur, tot;
 
+	c->st.statistics++;
 	ng_benc_init(&d, c->nodes, NG_NODES_MAX);
 	dict = ng_benc_new_dict(&d);
 	st = ng_benc_new_dict(&d);

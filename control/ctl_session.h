@@ -30,13 +30,25 @@ struct ctl_backend {
 	/* Read-only view of a worker's leg: counters and ICE state, read without locks
 	 * (single writer; a value may be a moment old). */
 	const struct dp_leg *(*view)(void *ctx, unsigned worker, uint32_t slot);
+	/* Optional: a worker's core, whose trace ring a query with flags ["trace"] reads
+	 * (without locks, as view). NULL: such queries get empty traces. */
+	const struct dp_core *(*core)(void *ctx, unsigned worker);
 	void *ctx;
 };
 
+/* ICE outcomes of legs as they end (call deleted or re-offered), by ICEWarn flag: what the
+ * seed table's operators count per call, summed over the gateway. */
+struct ctl_warn_hist {
+	uint64_t completed, failed;   /* legs whose ICE had ended, by outcome */
+	uint64_t none;                /* of those, legs with ICEWarn 0 */
+	uint64_t bit[32];             /* of those, legs with bit i set */
+};
+
 struct ctl_stats {
-	uint64_t offers, answers, deletes, queries, pings, errors, retransmits;
+	uint64_t offers, answers, deletes, queries, pings, lists, statistics, errors, retransmits;
 	uint64_t calls_created, calls_deleted, port_exhausted, session_limit;
 	uint32_t calls, legs, peak_calls;
+	struct ctl_warn_hist ice_warn;
 };
 
 struct ctl_call;

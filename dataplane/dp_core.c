@@ -43,6 +43,8 @@ static void trace_line(void *ctx, uint64_t now, const char *line)
 	snprintf(slot, DP_TRACE_LEN, "%02u:%02u:%02u.%03u %s", (unsigned)(now / 3600000000u % 24),
 		 (unsigned)(now / 60000000 % 60), (unsigned)(now / 1000000 % 60),
 		 (unsigned)(now / 1000 % 1000), line);
+	/* the control thread reads the ring without a lock: the line before the index */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	if (c->trace_len < DP_TRACE_LINES)
 		c->trace_len++;
 	else

@@ -422,6 +422,177 @@ static void test_many_calls_memory(void **state)
 	dp_core_free(&f.core, free);
 }
 
+static const struct dp_core *fake_core(void *ctx, unsigned w)
+{
+	struct fake *f = ctx;
+
+	(void)w;
+	return &f->core;
+}
+
+/* The legs dict of a query reply, leg k. */
+static const struct ng_benc_node *reply_leg(const struct ng_benc_doc *d,
+					    const struct ng_benc_node *dict, unsigned k)
+{
+	const struct ng_benc_node *legs = ng_benc_dict_get(d, dict, "legs"), *l;
+
+	assert_non_null(legs);
+	l = ng_benc_first(d, legs);
+	while (l && k--)
+		l = ng_benc_next(d, l);
+	assert_non_null(l);
+	return l;
+}
+
+/* Every line of a leg's "trace": "HH:MM:SS.mmm <name> ...", oldest first. Returns the count;
+ * the last line goes into last. */
+static unsigned check_trace(const struct ng_benc_doc *d, const struct ng_benc_node *leg,
+			    const char *name, char *last, size_t cap, bool *saw_check)
+{
+	const struct ng_benc_node *tr = ng_benc_dict_get(d, leg, "trace"), *ln;
+	char prev[16] = "";
+	unsigned n = 0;
+	size_t nl = strlen(name);
+
+	assert_non_null(tr);
+	assert_int_equal(tr->type, NG_BENC_LIST);
+	for (ln = ng_benc_first(d, tr); ln; ln = ng_benc_next(d, ln), n++) {
+		assert_int_equal(ln->type, NG_BENC_STR);
+		assert_true(ln->len > 13 + nl + 1 && ln->len < cap);
+		assert_true(ln->str[2] == ':' && ln->str[5] == ':' && ln->str[8] == '.' && ln->str[12] == ' ');
+		assert_memory_equal(ln->str + 13, name, nl);
+		assert_int_equal(ln->str[13 + nl], ' ');
+		assert_true(memcmp(prev, ln->str, 12) <= 0 || !prev[0]); /* oldest first */
+		memcpy(prev, ln->str, 12);
+		memcpy(last, ln->str, ln->len);
+		last[ln->len] = 0;
+		if (saw_check && memmem(ln->str, ln->len, "connectivity check", 18))
+			*saw_check = true;
+	}
+	return n;
+}
+
+/* query with flags ["trace"]: each leg's pjnath-style lines, read from the core's trace ring
+ * without a lock; torn slots skipped, the reply bounded, and ICE outcomes counted on delete. */
+static void test_query_trace(void **state)
+{
+	static struct fake f;
+	static char msg[8192], out[65536], last[256];
+	struct ctl_cfg cfg = {
+		.local_ip = 0xcb007101, .port_min = 30000, .port_max = 30100, .max_sessions = 10,
+		.nworkers = 1, .slots_per_worker = 64, .seed = 3, .trace_legs = true,
+	};
+	struct ctl_backend be = {.submit = fake_submit, .view = fake_view, .core = fake_core, .ctx = &f};
+	const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+	const char *tflag = "5:flagsl5:tracee";
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict;
+	struct ctl *c;
+	unsigned na, nb;
+	bool saw = false;
+	size_t n;
+	uint64_t t;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(dp_core_init(&f.core, 0xcb007101, mac, 64, 1, calloc, 1000000), 0);
+	f.core.emit = emit_none;
+	c = ctl_new(&cfg, &be);
+	assert_non_null(c);
+	n = ng_msg(msg, sizeof(msg), "t1", "offer", "call-t@x", "ftag", NULL, offer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	assert_null(strstr(out, "error"));
+	n = ng_msg(msg, sizeof(msg), "t2", "answer", "call-t@x", "ftag", "ttag", answer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	assert_null(strstr(out, "error"));
+	for (t = 1000000; t < 1300000; t += 5000)
+		dp_core_timers(&f.core, t);
+	assert_true(f.core.trace_len > 4);
+
+	/* without the flag: no traces */
+	n = ng_msg(msg, sizeof(msg), "t3", "query", "call-t@x", NULL, NULL, NULL, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 2000);
+	dict = reply_dict(&d, out, n, "t3");
+	assert_null(ng_benc_dict_get(&d, reply_leg(&d, dict, 0), "trace"));
+
+	n = ng_msg(msg, sizeof(msg), "t4", "query", "call-t@x", NULL, NULL, NULL, tflag);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 2000);
+	dict = reply_dict(&d, out, n, "t4");
+	na = check_trace(&d, reply_leg(&d, dict, 0), "call-t@x/0a", last, sizeof(last), &saw);
+	nb = check_trace(&d, reply_leg(&d, dict, 1), "call-t@x/0b", last, sizeof(last), &saw);
+	assert_true(na > 0 && nb > 0);
+	assert_true(saw);
+	{
+		char name[32];
+		get_str(&d, reply_leg(&d, dict, 1), "name", name, sizeof(name));
+		assert_string_equal(name, "call-t@x/0b");
+	}
+
+	/* a slot caught mid-write (no NUL in it) and one with a mangled stamp are skipped */
+	{
+		uint32_t newest_a = UINT32_MAX, oldest_a = UINT32_MAX;
+		for (uint32_t k = 0; k < f.core.trace_len; k++) {
+			char *slot = f.core.trace[(f.core.trace_head + k) % DP_TRACE_LINES];
+			if (!strncmp(slot + 13, "call-t@x/0a ", 12)) {
+				if (oldest_a == UINT32_MAX)
+					oldest_a = k;
+				newest_a = k;
+			}
+		}
+		assert_int_not_equal(newest_a, oldest_a);
+		memset(f.core.trace[(f.core.trace_head + newest_a) % DP_TRACE_LINES] + 30, 'x',
+		       DP_TRACE_LEN - 30);
+		f.core.trace[(f.core.trace_head + oldest_a) % DP_TRACE_LINES][2] = '#';
+		n = ng_msg(msg, sizeof(msg), "t5", "query", "call-t@x", NULL, NULL, NULL, tflag);
+		n = ctl_handle(c, msg, n, out, sizeof(out), 2000);
+		dict = reply_dict(&d, out, n, "t5");
+		assert_int_equal(check_trace(&d, reply_leg(&d, dict, 0), "call-t@x/0a", last,
+					     sizeof(last), NULL), na - 2);
+	}
+
+	/* a ring full of one leg's lines: the newest are kept, the rest counted, the reply fits */
+	for (unsigned i = 0; i < DP_TRACE_LINES + 100; i++) {
+		char *slot = f.core.trace[(f.core.trace_head + f.core.trace_len) % DP_TRACE_LINES];
+		snprintf(slot, DP_TRACE_LEN, "00:00:02.%03u call-t@x/0a filler %u %0100u", i % 1000, i, 0);
+		if (f.core.trace_len < DP_TRACE_LINES)
+			f.core.trace_len++;
+		else
+			f.core.trace_head = (f.core.trace_head + 1) % DP_TRACE_LINES;
+	}
+	n = ng_msg(msg, sizeof(msg), "t6", "query", "call-t@x", NULL, NULL, NULL, tflag);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 2000);
+	assert_true(n > 0 && n < 65000);
+	dict = reply_dict(&d, out, n, "t6");
+	na = check_trace(&d, reply_leg(&d, dict, 0), "call-t@x/0a", last, sizeof(last), NULL);
+	assert_true(na >= 64 && na <= 128);
+	assert_non_null(strstr(last, "filler 2147 "));
+	{
+		const struct ng_benc_node *dr = ng_benc_dict_get(&d, reply_leg(&d, dict, 0), "trace-dropped");
+		assert_non_null(dr);
+		assert_int_equal(dr->ival, DP_TRACE_LINES - na);
+	}
+	assert_int_equal(check_trace(&d, reply_leg(&d, dict, 1), "call-t@x/0b", last, sizeof(last),
+				     NULL), 0);
+
+	/* nobody answers the checks: ICE fails on both legs, counted with ICEWarn when deleted */
+	for (; t < 120000000 && f.core.st.ice_failed < 2; t += 20000)
+		dp_core_timers(&f.core, t);
+	assert_int_equal(f.core.st.ice_failed, 2);
+	n = ng_msg(msg, sizeof(msg), "t7", "delete", "call-t@x", "ftag", NULL, NULL, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 3000);
+	assert_null(strstr(out, "error"));
+	assert_int_equal(ctl_stats(c)->ice_warn.failed, 2);
+	assert_int_equal(ctl_stats(c)->ice_warn.completed, 0);
+	{
+		uint64_t flagged = ctl_stats(c)->ice_warn.none;
+		for (int b = 0; b < 32; b++)
+			flagged += ctl_stats(c)->ice_warn.bit[b];
+		assert_true(flagged >= 2);
+	}
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_errors_and_limits),
 		cmocka_unit_test(test_load_limit),
 		cmocka_unit_test(test_many_calls_memory),
+		cmocka_unit_test(test_query_trace),
 	};
 	return cmocka_run_group_tests_name("ctl_session", tests, NULL, NULL);
 }
