@@ -32,6 +32,7 @@
 #include <rte_telemetry.h>
 
 #include "ctl_config.h"
+#include "ctl_metrics.h"
 #include "ctl_session.h"
 #include "dp_cmd.h"
 #include "dp_core.h"
@@ -58,6 +59,7 @@ struct opts {
 	bool pcap_clock_set;
 	bool quiet;
 	const char *ng;           /* NG control socket address (enables the control thread) */
+	const char *metrics;      /* Prometheus endpoint address (TCP) */
 	uint32_t adv_ip;
 	uint16_t port_min, port_max;
 	uint32_t max_sessions;
@@ -304,6 +306,7 @@ static int worker_main(void *arg)
 
 static struct ctl *CTL;
 static int ng_fd = -1;
+static int metrics_fd = -1;          /* Prometheus scrape endpoint (--metrics), TCP */
 static volatile bool worker_done;
 static uint64_t last_poll_tsc;
 
@@ -312,6 +315,13 @@ static int be_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
 	(void)ctx;
 	(void)w;
 	return rte_ring_sp_enqueue(W->cmd_ring, cmd) == 0 ? 0 : -EBUSY;
+}
+
+static const struct dp_core *be_core(void *ctx, unsigned w)
+{
+	(void)ctx;
+	(void)w;
+	return &W->core;
 }
 
 static const struct dp_leg *be_view(void *ctx, unsigned w, uint32_t slot)
@@ -327,6 +337,33 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One scrape: read the request (bounded in size and time), answer, close. */
+static void metrics_serve(void)
+{
+	static char req[8192], body[65536], resp[70000];
+	int fd = accept4(metrics_fd, NULL, NULL, SOCK_CLOEXEC);
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+	size_t len = 0;
+	long blen, n;
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (len < sizeof(req) && !ctl_metrics_http_ready(req, len)) {
+		ssize_t r = recv(fd, req + len, sizeof(req) - len, 0);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	blen = ctl_metrics_render(body, sizeof(body), ctl_stats(CTL),
+				  (const struct dp_core *const[]){&W->core}, 1);
+	n = ctl_metrics_http(req, len, resp, sizeof(resp), blen > 0 ? body : NULL,
+			     blen > 0 ? (size_t)blen : 0);
+	if (n > 0)
+		(void)send(fd, resp, (size_t)n, MSG_NOSIGNAL);
+	close(fd);
 }
 
 /* One round of control work: commands handed back, then up to 32 NG datagrams. */
@@ -358,27 +395,32 @@ static void control_poll(void)
 		if (rl)
 			sendto(ng_fd, out, rl, 0, (struct sockaddr *)&from, fl);
 	}
+	if (metrics_fd >= 0)
+		metrics_serve();
 }
 
-static int ng_open(const char *spec)
+static int ng_open(const char *spec, int type, const char *what)
 {
 	struct ice_addr a;
 	struct sockaddr_in sin;
-	int fd;
+	int fd, one = 1;
 
 	if (ice_addr_parse(&a, spec) || a.family != ICE_AF_INET || !a.port) {
-		fprintf(stderr, "icegw: --ng: '%s' must be IPv4:PORT\n", spec);
+		fprintf(stderr, "icegw: %s: '%s' must be IPv4:PORT\n", what, spec);
 		return -1;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (fd < 0)
 		return -1;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(a.port);
 	memcpy(&sin.sin_addr, a.ip, 4);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		fprintf(stderr, "icegw: --ng %s: %s\n", spec, strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 16) < 0)) {
+		fprintf(stderr, "icegw: %s %s: %s\n", what, spec, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -695,6 +737,7 @@ static int parse_opts(int argc, char **argv)
 		{"max-legs", required_argument, NULL, 'm'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"ng", required_argument, NULL, 'n'},
+		{"metrics", required_argument, NULL, 'M'},
 		{"advertise", required_argument, NULL, 'A'},
 		{"port-min", required_argument, NULL, 'p'},
 		{"port-max", required_argument, NULL, 'X'},
@@ -772,6 +815,7 @@ static int parse_opts(int argc, char **argv)
 		}
 		case 'q': O.quiet = true; break;
 		case 'n': O.ng = optarg; break;
+		case 'M': O.metrics = optarg; break;
 		case 'C': break; /* read first, by load_config_file */
 		case 'I': {
 			struct ctl_config one;
@@ -1021,7 +1065,8 @@ int main(int argc, char **argv)
 
 	if (O.ng) {
 		struct ctl_cfg cc;
-		struct ctl_backend be = {.submit = be_submit, .view = be_view, .ctx = NULL};
+		struct ctl_backend be = {.submit = be_submit, .view = be_view, .core = be_core,
+					 .ctx = NULL};
 
 		if (O.pcap_clock) {
 			fprintf(stderr, "icegw: --ng needs the live clock (not a pcap replay)\n");
@@ -1047,9 +1092,14 @@ int main(int argc, char **argv)
 				O.port_min, O.port_max);
 			return 1;
 		}
-		ng_fd = ng_open(O.ng);
+		ng_fd = ng_open(O.ng, SOCK_DGRAM, "--ng");
 		if (ng_fd < 0)
 			return 1;
+		if (O.metrics) {
+			metrics_fd = ng_open(O.metrics, SOCK_STREAM, "--metrics");
+			if (metrics_fd < 0)
+				return 1;
+		}
 		if (rte_lcore_count() >= 2) {
 			unsigned lc = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
 			rte_eal_remote_launch(worker_launch, W, lc);

@@ -706,16 +706,31 @@ static void fail_agent(struct ice_agent *a, uint64_t now, const char *why)
 	emit(a, ICE_EV_FAILED, 0, NONE);
 }
 
+/* A component the peer gave no candidate for (RTCP of an endpoint that only does ICE for
+ * RTP, say) takes no part: it can neither complete nor fail the stream. */
+static bool comp_in_use(const struct ice_agent *a, unsigned comp)
+{
+	for (unsigned i = 0; i < a->npairs; i++)
+		if (a->pairs[i].comp == comp)
+			return true;
+	return false;
+}
+
 static void check_complete(struct ice_agent *a, uint64_t now)
 {
 	char ps[128], l[ICE_ADDR_STRLEN], r[ICE_ADDR_STRLEN];
 	uint64_t el = now - a->start_us;
+	bool any = false;
 
 	if (a->state != ICE_STATE_RUNNING)
 		return;
-	for (unsigned c = 0; c < a->ncomp; c++)
-		if (a->selected[c] == NONE)
+	for (unsigned c = 0; c < a->ncomp; c++) {
+		if (a->selected[c] == NONE && comp_in_use(a, c + 1))
 			return;
+		any |= a->selected[c] != NONE;
+	}
+	if (!any)
+		return;
 	a->state = ICE_STATE_COMPLETED;
 	a->next_check_us = NEVER;
 	a->nominate_at_us = NEVER;
@@ -735,7 +750,7 @@ static void check_complete(struct ice_agent *a, uint64_t now)
 		a->last_tx_us[c] = now;
 	}
 	if (tracing(a)) {
-		const struct ice_pair *p = &a->pairs[a->selected[0]];
+		const struct ice_pair *p = &a->pairs[a->selected[a->selected[0] != NONE ? 0 : 1]];
 		trace(a, now, "ICE process complete, status=Success");
 		trace(a, now, "Valid list");
 		for (unsigned i = 0; i < a->npairs; i++)
@@ -945,7 +960,7 @@ static void check_failed(struct ice_agent *a, uint64_t now)
 		return;
 	for (unsigned c = 1; c <= a->ncomp; c++) {
 		bool alive = false;
-		if (a->selected[c - 1] != NONE)
+		if (a->selected[c - 1] != NONE || (c > 1 && !comp_in_use(a, c)))
 			continue;
 		for (unsigned i = 0; i < a->npairs && !alive; i++) {
 			const struct ice_pair *p = &a->pairs[i];
@@ -1090,7 +1105,7 @@ uint64_t ice_agent_next_timeout(const struct ice_agent *a)
 	}
 	if (a->state == ICE_STATE_COMPLETED && !a->cfg.lite) {
 		for (unsigned c = 0; c < a->ncomp; c++) {
-			if (a->consent_lost & (1u << c))
+			if ((a->consent_lost & (1u << c)) || a->selected[c] == NONE)
 				continue;
 			if (a->cfg.dialect == ICE_DIALECT_RFC8445) {
 				t = min64(t, a->consent_next_us[c]);
@@ -1182,7 +1197,7 @@ void ice_agent_handle_timeout(struct ice_agent *a, uint64_t now)
 	if (a->state != ICE_STATE_COMPLETED || a->cfg.lite)
 		return;
 	for (unsigned c = 0; c < a->ncomp; c++) {
-		if (a->consent_lost & (1u << c))
+		if ((a->consent_lost & (1u << c)) || a->selected[c] == NONE)
 			continue;
 		if (a->cfg.dialect == ICE_DIALECT_RFC8445) {
 			/* RFC 7675 §5.1 */

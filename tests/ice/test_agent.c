@@ -593,6 +593,34 @@ static void test_deterministic(void **st)
 	free(y);
 }
 
+static void test_component_without_candidates(void **st)
+{
+	/* A peer that does ICE for RTP only: the second component has no candidate and must
+	 * neither fail the stream nor lose consent (found through the NG control plane). */
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 21);
+	struct ice_config ca = s->a.agent.cfg;
+	struct ice_remote_cand rc = {.comp = 1, .type = ICE_CAND_HOST, .foundation = "x"};
+
+	(void)st;
+	ca.ncomp = 2;
+	ice_agent_init(&s->a.agent, &ca);
+	sim_gather(&s->n, &s->a, 1, 5000);
+	sim_gather(&s->n, &s->a, 2, 5001);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_exchange(&s->n);
+	(void)rc;
+	ice_agent_start(&s->a.agent, s->n.now);
+	ice_agent_start(&s->b.agent, s->n.now);
+	sim_run(&s->n, s->n.now + SEC(2));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_selected(&s->a.agent, 1, NULL, NULL), 0);
+	assert_int_equal(ice_agent_selected(&s->a.agent, 2, NULL, NULL), ICE_E_STATE);
+	sim_run(&s->n, s->n.now + SEC(60));
+	assert_int_equal(s->a.events[ICE_EV_CONSENT_LOST], 0);
+	assert_int_equal(s->a.events[ICE_EV_FAILED], 0);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_caps_and_bad_input),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_component_without_candidates),
 	};
 	return cmocka_run_group_tests_name("ice_agent", tests, NULL, NULL);
 }
