@@ -51,8 +51,10 @@ sleep 0.3
 cat "$work/out"
 grep -q "ICE: " "$work/out" || fail "query: $(cat "$work/out")"
 [ "$(grep -c '^ *trace:$' "$work/out")" = 2 ] || fail "query --trace: no trace lists: $(cat "$work/out")"
-# the lines themselves appear once the daemon's backend hands out its core (ctl_backend.core)
-echo "trace lines in the query: $(grep -c 'ctl-test@x/0[ab] ' "$work/out")"
+# the pjnath-style lines come from the worker's trace ring
+n=$(grep -c 'ctl-test@x/0[ab] ' "$work/out")
+[ "$n" -ge 4 ] || fail "query --trace: $n trace lines"
+grep -q 'Checklist created' "$work/out" || fail "query --trace: no check list in the trace"
 "$ctl" query nosuchcall >"$work/out"
 [ $? = 1 ] || fail "query of an unknown call must exit 1"
 grep -q "Unknown call-id" "$work/out" || fail "error reason: $(cat "$work/out")"
