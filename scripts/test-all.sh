@@ -17,13 +17,13 @@ setup() { # dir, options...
 section "build (debugoptimized, -Werror)"
 setup build
 section "unit and integration tests"
-meson test -C build --print-errorlogs --num-processes 2 || rc=1
+meson test -C build --print-errorlogs --num-processes 2 | tee build.test.log || rc=1
 
 section "build with AddressSanitizer + UndefinedBehaviorSanitizer"
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 section "tests under ASan/UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite slow || rc=1
+	meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite slow | tee build-asan.test.log || rc=1
 
 section "libFuzzer targets, ${FUZZ_SECONDS:-30}s each (clang)"
 if command -v clang >/dev/null 2>&1; then
@@ -54,6 +54,12 @@ else
 	echo "clang not installed: fuzzing skipped"
 fi
 
+# the closing tally of both test runs, in the plain form CI reads
+count() { awk -v k="$1" '$1 == k ":" { n += $2 } END { print n + 0 }' build.test.log build-asan.test.log; }
+passed=$(count Ok)
+failed=$(( $(count Fail) + $(count Timeout) ))
+skipped=$(count Skipped)
 echo
 if [ $rc -eq 0 ]; then echo "ALL TEST SUITES PASSED"; else echo "SOME TESTS FAILED"; fi
+echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc
