@@ -14,17 +14,16 @@
 # libnice writes an SDP fragment ("m=audio PORT ICE/SDP", c=, ICE attributes, no v=): sipua.py
 # wraps it into a full session description (v=/o=/s=/t=, m=audio PORT RTP/AVP 0) for the SIP
 # body; nicepeer reads the full SDP the gateway writes back as it is.
-# Only RFC 5245 by default: over NG, icegw makes a leg MS-ICE (draft-06) when the SDP has
-# draft-06 candidates and RFC 8445 otherwise; libnice's OC2007R2 (MS-ICE2) SDP has RFC-form
-# candidates, so both legs are RFC 8445 and every MS-ICE2 check fails MESSAGE-INTEGRITY (431):
-# nothing in the SDP or the NG request selects MS-ICE2 yet. "test_call.sh ICEGW NICEPEER
-# oc2007r2" shows it.
+# Runs RFC 5245 and OC2007R2 (MS-ICE2). libnice's OC2007R2 SDP is RFC-form like any other, so
+# for that call Kamailio passes the NG flag "MS-ICE2" in rtpengine_offer and rtpengine_answer:
+# without it icegw's legs are RFC 8445 and answer every MS-ICE2 check 431.
 #
-# usage: test_call.sh ICEGW NICEPEER [MODE...]   nicepeer modes (default rfc5245); 77 = skipped
+# usage: test_call.sh ICEGW NICEPEER [MODE...]   nicepeer modes (default rfc5245 oc2007r2);
+#        exit 77 = skipped
 set -uo pipefail
 icegw=${1:-} nicepeer=${2:-}
 shift 2 2>/dev/null
-modes=${*:-rfc5245}
+modes=${*:-rfc5245 oc2007r2}
 SKIP=77
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
@@ -158,9 +157,13 @@ start_icegw() {
 	[ $up = 1 ] || fail "icegw does not answer ARP for $GW"
 }
 
+# start_kamailio [NG_FLAG]: with a flag, rtpengine_offer and rtpengine_answer pass it to icegw
 start_kamailio() {
-	local cfg=$work/kamailio.cfg
-	sed -e "s/@KAM_PORT@/$KAM/g" -e "s/@NG_SOCKS@/udp:127.0.0.1:$NG/g" "$here/kamailio.cfg" >"$cfg"
+	local cfg=$work/kamailio.cfg flag=${1:-}
+	sed -e "s/@KAM_PORT@/$KAM/g" -e "s/@NG_SOCKS@/udp:127.0.0.1:$NG/g" \
+		-e "s/rtpengine_offer(\"ICE=force\")/rtpengine_offer(\"ICE=force${flag:+ $flag}\")/" \
+		-e "${flag:+s/rtpengine_answer()/rtpengine_answer(\"$flag\")/}" "$here/kamailio.cfg" >"$cfg"
+	grep -q "rtpengine_offer(\"ICE=force${flag:+ $flag}\")" "$cfg" || fail "kamailio.cfg: no rtpengine_offer to change"
 	nsx "$NS_GW" kamailio -c -f "$cfg" >"$work/kamailio-check.log" 2>&1 || fail "kamailio -c rejects $cfg"
 	# ip netns exec execs kamailio: $! is kamailio's main process, which ends its children
 	# on SIGTERM
@@ -237,15 +240,18 @@ run_call() {
 
 setup_net
 start_icegw
-start_kamailio
 for mode in $modes; do
+	# MS-ICE2 SDP looks like RFC 8445's: the NG flag tells icegw (see ctl_session.c)
+	case $mode in oc2007r2) flag=MS-ICE2 ;; *) flag= ;; esac
+	start_kamailio $flag
 	run_call "$mode"
+	stop_pid $kam_pid
+	pids=("$icegw_pid")
 done
 # icegw stops cleanly on SIGINT (no call left: its report lists no legs)
 kill -INT $icegw_pid 2>/dev/null
 wait_pid $icegw_pid 20 || fail "icegw did not stop on SIGINT"
 [ "$wait_rc" = 0 ] || fail "icegw exited $wait_rc"
-stop_pid $kam_pid
 pids=()
 # nothing left behind: no process in the namespaces, no kernel address on the gateway's port
 for n in "$NS_A" "$NS_B" "$NS_GW"; do
