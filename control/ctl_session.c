@@ -377,6 +377,44 @@ static bool want_ice(enum ng_ice mode, bool peer_has_ice)
 	}
 }
 
+/* A leg's ICE dialect from its peer's SDP and request: draft-06 candidates are MS-ICE
+ * (OCS 2007); MS-ICE2 (OCS 2007 R2 and later, libnice OC2007R2) writes RFC-form candidates and
+ * ice-ufrag / ice-pwd, so nothing in its SDP tells it from RFC 8445: the request says so with
+ * the flag "MS-ICE2" (Kamailio: rtpengine_offer("... MS-ICE2") on the offerer's side,
+ * rtpengine_answer("... MS-ICE2") on the answerer's). Its STUN differs (MESSAGE-INTEGRITY over
+ * the zero-padded message): an RFC 8445 leg answers its every check 431. */
+static enum ice_dialect leg_dialect(const struct ng_request *r, bool draft06)
+{
+	if (draft06)
+		return ICE_DIALECT_MSICE;
+	return ng_request_has_flag(r, "MS-ICE2") ? ICE_DIALECT_MSICE2 : ICE_DIALECT_RFC8445;
+}
+
+/* The command creating leg b of section i (it faces the answerer: we offer, so we control),
+ * its remote side not yet known. ice_config strings are copied by ice_agent_init on the worker,
+ * but the command outlives its maker: they point into the command itself, into the last
+ * remote-candidate slot (the caller keeps nrc below DP_CMD_MAX_RC). */
+static void leg_b_create(struct ctl *c, const struct ctl_call *call, unsigned i,
+			 const struct ctl_media *m, enum ice_dialect dialect, struct dp_cmd *cb)
+{
+	cb->type = DP_CMD_CREATE;
+	cb->slot = m->slot_b;
+	cb->peer = m->slot_a;
+	leg_name(cb->cfg.name, sizeof(cb->cfg.name), call, i, 'b');
+	cb->cfg.port = m->port_b;
+	cb->cfg.rtcp_mux = m->mux;
+	cb->cfg.ice = m->ice_b;
+	cb->cfg.trace = c->cfg.trace_legs;
+	cb->cfg.clock_hz = 8000;
+	cb->cfg.ice_cfg.dialect = dialect;
+	cb->cfg.ice_cfg.role = ICE_ROLE_CONTROLLING;
+	cb->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;
+	snprintf(cb->rc_msid[DP_CMD_MAX_RC - 1], 65, "%s", m->ufrag_b);
+	snprintf(cb->rc_mspwd[DP_CMD_MAX_RC - 1], 33, "%s", m->pwd_b);
+	cb->cfg.ice_cfg.ufrag = cb->rc_msid[DP_CMD_MAX_RC - 1];
+	cb->cfg.ice_cfg.pwd = cb->rc_mspwd[DP_CMD_MAX_RC - 1];
+}
+
 static long reply_error(struct ctl *c, const struct ng_request *r, const char *why, char *out,
 			size_t cap)
 {
@@ -547,7 +585,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		ca->cfg.trace = c->cfg.trace_legs;
 		ca->cfg.clock_hz = 8000;
 		describe_remote(ca, pm, &ms);
-		ca->cfg.ice_cfg.dialect = ms ? ICE_DIALECT_MSICE : ICE_DIALECT_RFC8445;
+		ca->cfg.ice_cfg.dialect = leg_dialect(r, ms);
 		ca->cfg.ice_cfg.role = ICE_ROLE_CONTROLLED;
 		ca->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;
 		ca->cfg.ice_cfg.ufrag = m->ufrag_a;
@@ -562,31 +600,15 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 			ca->cfg.ice = ca->cfg.ice && ms;
 		m->ice_a = m->ice_a && (ca->cfg.ice || r->ice == NG_ICE_FORCE);
 
-		/* leg b faces the answerer: we offer, so we control; it waits for the answer */
-		cb->type = DP_CMD_CREATE;
-		cb->slot = m->slot_b;
-		cb->peer = m->slot_a;
-		leg_name(cb->cfg.name, sizeof(cb->cfg.name), call, i, 'b');
-		cb->cfg.port = m->port_b;
-		cb->cfg.rtcp_mux = m->mux;
-		cb->cfg.ice = m->ice_b;
-		cb->cfg.trace = c->cfg.trace_legs;
-		cb->cfg.clock_hz = 8000;
-		cb->cfg.ice_cfg.dialect = ICE_DIALECT_RFC8445;
-		cb->cfg.ice_cfg.role = ICE_ROLE_CONTROLLING;
-		cb->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;
-		cb->cfg.ice_cfg.ufrag = m->ufrag_b;
-		cb->cfg.ice_cfg.pwd = m->pwd_b;
+		/* leg b faces the answerer: it waits for the answer. RFC 8445 until the answer
+		 * says otherwise (do_answer makes it again in the answerer's dialect). */
+		leg_b_create(c, call, i, m, ICE_DIALECT_RFC8445, cb);
 		/* ice_config strings are copied by ice_agent_init on the worker, but the command
 		 * outlives this function: point them into the command itself */
 		snprintf(ca->rc_msid[DP_CMD_MAX_RC - 1], 65, "%s", m->ufrag_a);
 		snprintf(ca->rc_mspwd[DP_CMD_MAX_RC - 1], 33, "%s", m->pwd_a);
 		ca->cfg.ice_cfg.ufrag = ca->rc_msid[DP_CMD_MAX_RC - 1];
 		ca->cfg.ice_cfg.pwd = ca->rc_mspwd[DP_CMD_MAX_RC - 1];
-		snprintf(cb->rc_msid[DP_CMD_MAX_RC - 1], 65, "%s", m->ufrag_b);
-		snprintf(cb->rc_mspwd[DP_CMD_MAX_RC - 1], 33, "%s", m->pwd_b);
-		cb->cfg.ice_cfg.ufrag = cb->rc_msid[DP_CMD_MAX_RC - 1];
-		cb->cfg.ice_cfg.pwd = cb->rc_mspwd[DP_CMD_MAX_RC - 1];
 		if (ca->nrc == DP_CMD_MAX_RC)
 			ca->nrc--; /* the last slot carries the credentials */
 		if (submit(c, w, ca) < 0 || submit(c, w, cb) < 0) {
@@ -645,6 +667,48 @@ static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size
 		describe_remote(cmd, pm, &ms);
 		/* without ICE in the answer the leg stays on the answer's c= / m= address */
 		cmd->start = m->ice_b && pm->has_ice && cmd->rufrag[0] && cmd->rpwd[0];
+		if (leg_dialect(r, ms) != ICE_DIALECT_RFC8445) {
+			/* leg b was made RFC 8445 at the offer and an agent keeps its dialect: delete
+			 * it and make it again, same slot, port and credentials (the rewritten offer
+			 * gave them to the answerer), in the answerer's dialect, with its remote side.
+			 * The worker applies the two in order; the create pairs it with leg a again. */
+			struct dp_cmd *del = calloc(1, sizeof(*del));
+			struct dp_cmd rem = *cmd;
+
+			if (!del) {
+				free(cmd);
+				return reply_error(c, r, "out of memory", out, cap);
+			}
+			del->type = DP_CMD_DELETE;
+			del->slot = m->slot_b;
+			del->peer = DP_NO_LEG;
+			memset(cmd, 0, sizeof(*cmd));
+			leg_b_create(c, call, i, m, leg_dialect(r, ms), cmd);
+			for (unsigned k = 0; k < rem.nrc && k < DP_CMD_MAX_RC - 1; k++) {
+				struct ice_remote_cand rc = rem.rc[k];
+
+				rc.foundation = rem.rc_fnd[k];
+				rc.ms_id = rem.rc_msid[k][0] ? rem.rc_msid[k] : NULL;
+				rc.ms_pwd = rem.rc_mspwd[k][0] ? rem.rc_mspwd[k] : NULL;
+				dp_cmd_add_rc(cmd, &rc);
+			}
+			/* the last slot carries our credentials, written again after the candidates */
+			snprintf(cmd->rc_msid[DP_CMD_MAX_RC - 1], 65, "%s", m->ufrag_b);
+			snprintf(cmd->rc_mspwd[DP_CMD_MAX_RC - 1], 33, "%s", m->pwd_b);
+			snprintf(cmd->cfg.rufrag, sizeof(cmd->cfg.rufrag), "%s", rem.rufrag);
+			snprintf(cmd->cfg.rpwd, sizeof(cmd->cfg.rpwd), "%s", rem.rpwd);
+			cmd->cfg.remote_lite = rem.lite;
+			cmd->cfg.default_remote[0] = rem.def_remote[0];
+			cmd->cfg.default_remote[1] = rem.def_remote[1];
+			/* MS-ICE (draft-06) carries the credentials in its candidates */
+			cmd->start = m->ice_b && pm->has_ice && (ms || (rem.rufrag[0] && rem.rpwd[0]));
+			cmd->cfg.ice = m->ice_b && (cmd->start || ms);
+			note_outcome(c, call->worker, m->slot_b);
+			if (submit(c, call->worker, del) < 0) {
+				free(cmd);
+				return reply_error(c, r, "worker busy, try again", out, cap);
+			}
+		}
 		if (submit(c, call->worker, cmd) < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
 		m->ice_a = m->ice_a && (pm->has_ice || r->ice == NG_ICE_FORCE || true);

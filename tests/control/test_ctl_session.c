@@ -593,6 +593,94 @@ static void test_query_trace(void **state)
 	dp_core_free(&f.core, free);
 }
 
+static const struct dp_leg *find_leg(const struct fake *f, const char *suffix)
+{
+	for (uint32_t i = 0; i < f->core.nlegs; i++)
+		if ((f->core.legs[i].flags & DP_LEG_USED) && strstr(f->core.legs[i].name, suffix))
+			return &f->core.legs[i];
+	return NULL;
+}
+
+/* MS-ICE2 peers (libnice OC2007R2) write SDP just like RFC 8445 ones: the flag "MS-ICE2" on the
+ * offer makes leg a MS-ICE2, on the answer leg b, which was made RFC 8445 at the offer and is
+ * made again in place (same slot, port, credentials), paired with leg a and checking the
+ * answerer. Without the flag both legs stay RFC 8445 (as before: libnice OC2007R2 saw every
+ * check answered 431 through Kamailio, tests/e2e/test_call.sh oc2007r2). */
+static void test_ms_ice2_flag(void **state)
+{
+	static struct fake f;
+	struct ctl *c = mk(&f, 30000, 30100, 100);
+	static char msg[8192], out[65536], res[64];
+	static const char flag[] = "5:flagsl7:MS-ICE2e";
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict;
+	const struct dp_leg *la, *lb;
+	uint32_t slot_b;
+	uint16_t port_b;
+	size_t n;
+
+	(void)state;
+	assert_non_null(c);
+	/* no flag: RFC 8445 on both sides */
+	n = ng_msg(msg, sizeof(msg), "m1", "offer", "call-rfc@x", "ftag", NULL, offer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	n = ng_msg(msg, sizeof(msg), "m2", "answer", "call-rfc@x", "ftag", "ttag", answer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "m2");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "ok");
+	assert_non_null(la = find_leg(&f, "call-rfc@x/0a"));
+	assert_non_null(lb = find_leg(&f, "call-rfc@x/0b"));
+	assert_int_equal(la->agent.cfg.dialect, ICE_DIALECT_RFC8445);
+	assert_int_equal(lb->agent.cfg.dialect, ICE_DIALECT_RFC8445);
+
+	/* the offerer is MS-ICE2: leg a is; leg b waits, RFC 8445 for now */
+	n = ng_msg(msg, sizeof(msg), "m3", "offer", "call-ms@x", "ftag", NULL, offer_sdp, flag);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 2000);
+	dict = reply_dict(&d, out, n, "m3");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "ok");
+	assert_null(ng_benc_dict_get(&d, dict, "warning"));
+	assert_non_null(la = find_leg(&f, "call-ms@x/0a"));
+	assert_non_null(lb = find_leg(&f, "call-ms@x/0b"));
+	assert_int_equal(la->agent.cfg.dialect, ICE_DIALECT_MSICE2);
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
+	assert_int_equal(lb->agent.cfg.dialect, ICE_DIALECT_RFC8445);
+	slot_b = (uint32_t)(lb - f.core.legs);
+	port_b = lb->port;
+	assert_int_equal(f.core.active, 4);
+
+	/* the answerer is MS-ICE2 too: leg b is made again, in its place */
+	n = ng_msg(msg, sizeof(msg), "m4", "answer", "call-ms@x", "ftag", "ttag", answer_sdp, flag);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 3000);
+	dict = reply_dict(&d, out, n, "m4");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "ok");
+	assert_int_equal(f.failed, 0);
+	assert_int_equal(f.core.active, 4);
+	assert_non_null(lb = find_leg(&f, "call-ms@x/0b"));
+	assert_int_equal((uint32_t)(lb - f.core.legs), slot_b);
+	assert_int_equal(lb->port, port_b);
+	assert_int_equal(f.core.port_map[port_b] != 0, 1);
+	assert_int_equal(lb->agent.cfg.dialect, ICE_DIALECT_MSICE2);
+	assert_int_equal(lb->agent.cfg.role, ICE_ROLE_CONTROLLING);
+	assert_int_equal(ice_agent_state(&lb->agent), ICE_STATE_RUNNING);
+	assert_string_equal(lb->agent.rufrag, "bobu");
+	assert_int_equal(lb->peer, (uint32_t)(la - f.core.legs));
+	assert_int_equal(la->peer, slot_b);
+	assert_int_equal(la->agent.cfg.dialect, ICE_DIALECT_MSICE2);
+
+	/* delete: all four legs gone, nothing failed on the way */
+	n = ng_msg(msg, sizeof(msg), "m5", "delete", "call-ms@x", "ftag", NULL, NULL, NULL);
+	ctl_handle(c, msg, n, out, sizeof(out), 4000);
+	n = ng_msg(msg, sizeof(msg), "m6", "delete", "call-rfc@x", "ftag", NULL, NULL, NULL);
+	ctl_handle(c, msg, n, out, sizeof(out), 4000);
+	assert_int_equal(f.core.active, 0);
+	assert_int_equal(f.failed, 0);
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_load_limit),
 		cmocka_unit_test(test_many_calls_memory),
 		cmocka_unit_test(test_query_trace),
+		cmocka_unit_test(test_ms_ice2_flag),
 	};
 	return cmocka_run_group_tests_name("ctl_session", tests, NULL, NULL);
 }

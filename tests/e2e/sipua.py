@@ -4,15 +4,21 @@
 The UAC sends every request of its dialog to a proxy (Kamailio), which relays it to the
 Request-URI; the UAS answers INVITE with 200 + its own SDP and BYE with 200. Both offer ICE
 (a=ice-ufrag, a=ice-pwd, a=candidate) on documentation addresses, so any address in a body
-that is neither theirs nor the gateway's stands out. No media is sent.
+that is neither theirs nor the gateway's stands out. No media is sent, except in "call",
+where the SDPs are those of two real ICE endpoints (nicepeer, see test_call.sh) that then do
+ICE and exchange RTP through the gateway.
 
 usage: sipua.py basic      --proxy IP:PORT --ng IP:PORT --gw IP --port-min N --port-max N
        sipua.py exhaust    --proxy IP:PORT --ng IP:PORT --gw IP --port-min N --port-max N
        sipua.py failover   --proxy IP:PORT --ng IP:PORT --ng2 IP:PORT --gw IP --port-min N --port-max N
+       sipua.py call       --proxy IP:PORT --ng IP:PORT --gw IP --port-min N --port-max N
+                           --a-local F --a-remote F --a-out F --b-local F --b-remote F --b-out F
+                           [--media-wait S]
        sipua.py ping       --ng IP:PORT
 Exit 0 when every check passes, 1 with "FAIL: ..." otherwise.
 """
 import argparse
+import os
 import random
 import re
 import socket
@@ -153,7 +159,9 @@ def check_rewritten(tag, got, sent, gw, peer_addr, peer_ufrag, peer_pwd, pmin, p
           "%s: c= lines %r do not name the gateway %s" % (tag, conns, gw))
     ms = [l for l in lines if l.startswith("m=")]
     check(len(ms) == 1, "%s: expected one m= line, got %r" % (tag, ms))
-    m = re.match(r"m=audio (\d+) RTP/AVP 0 8 101$", ms[0])
+    # the port changes; the media type, proto and formats stay as sent
+    sent_m = [l for l in sent.splitlines() if l.startswith("m=")][0].split(" ", 2)
+    m = re.match(r"%s (\d+) %s$" % (re.escape(sent_m[0]), re.escape(sent_m[2])), ms[0])
     check(m, "%s: m= line %r lost its proto or formats" % (tag, ms[0]))
     port = int(m.group(1))
     check(pmin <= port <= pmax, "%s: m= port %d outside icegw's range %d-%d" % (tag, port, pmin, pmax))
@@ -231,6 +239,7 @@ class UAS(threading.Thread):
         self.byes = set()
         self.stop = False
         self.next_media = 50000
+        self.answerer = None  # (call-id, offer) -> (answer SDP, ufrag, pwd); default make_sdp
 
     def run(self):
         while not self.stop:
@@ -255,10 +264,13 @@ class UAS(threading.Thread):
             if method == "INVITE":
                 self.invites[cid] = body
                 resp.append(("Contact", "<sip:uas@127.0.0.1:%d>" % self.port))
-                ufrag, pwd = token(6), token(24)
+                if self.answerer:
+                    sdp, ufrag, pwd = self.answerer(cid, body)
+                else:
+                    ufrag, pwd = token(6), token(24)
+                    sdp = make_sdp(UAS_MEDIA, self.next_media, ufrag, pwd, 2000)
+                    self.next_media += 2
                 self.creds[cid] = (ufrag, pwd)
-                sdp = make_sdp(UAS_MEDIA, self.next_media, ufrag, pwd, 2000)
-                self.next_media += 2
                 self.answers[cid] = sdp
             else:
                 self.byes.add(cid)
@@ -266,7 +278,7 @@ class UAS(threading.Thread):
 
 
 class UAC:
-    def __init__(self, proxy, uas_port):
+    def __init__(self, proxy, uas_port, sdp=None, ufrag=None, pwd=None):
         self.proxy = hostport(proxy)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -274,8 +286,11 @@ class UAC:
         self.uas_port = uas_port
         self.cid = token(16) + "@icegw-e2e"
         self.ftag = token(8)
-        self.ufrag, self.pwd = token(6), token(24)
-        self.sdp = make_sdp(UAC_MEDIA, 40000, self.ufrag, self.pwd, 1000)
+        if sdp:
+            self.ufrag, self.pwd, self.sdp = ufrag, pwd, sdp
+        else:
+            self.ufrag, self.pwd = token(6), token(24)
+            self.sdp = make_sdp(UAC_MEDIA, 40000, self.ufrag, self.pwd, 1000)
         self.to = None
         self.target = None
         self.cseq = 1
@@ -433,15 +448,138 @@ def scenario_failover(a, uas):
         check(sessions(a, node) == 0, "%s: sessionsown %d at the end, wanted 0" % (node, sessions(a, node)))
 
 
+# ------------------------------------------------------------------ a call with real ICE endpoints
+def write_atomic(path, text):
+    tmp = "%s.tmp" % path
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def read_local_sdp(path):
+    """An endpoint's SDP, once it has written it (write-then-rename)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            text = open(path).read()
+            if "a=candidate:" in text:
+                return text
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise Fail("no local SDP in %s" % path)
+        time.sleep(0.05)
+
+
+def wrap_fragment(frag, sess):
+    """libnice's SDP is a fragment ("m=audio PORT ICE/SDP", c=, ICE attributes); a SIP body,
+    and icegw's parser, want a session description (RFC 8866: v= first, o=, s=, t=) and an
+    m= line with a transport and formats. Returns (SDP, address, ufrag, pwd)."""
+    addr = port = ufrag = pwd = None
+    cands = []
+    for l in frag.splitlines():
+        l = l.strip()
+        if l.startswith("m="):
+            port = int(l.split()[1])
+        elif l.startswith("c=IN IP4 "):
+            addr = l.split()[2]
+        elif l.startswith("a=ice-ufrag:"):
+            ufrag = l[len("a=ice-ufrag:"):]
+        elif l.startswith("a=ice-pwd:"):
+            pwd = l[len("a=ice-pwd:"):]
+        elif l.startswith("a=candidate:"):
+            cands.append(l)
+    check(addr and port and ufrag and pwd and cands, "endpoint SDP lacks c=/m=/ICE: %r" % frag)
+    lines = ["v=0", "o=- %d 1 IN IP4 %s" % (sess, addr), "s=icegw-call", "c=IN IP4 %s" % addr, "t=0 0",
+             "m=audio %d RTP/AVP 0" % port, "a=rtpmap:0 PCMU/8000", "a=sendrecv",
+             "a=ice-ufrag:%s" % ufrag, "a=ice-pwd:%s" % pwd] + cands
+    return "\r\n".join(lines) + "\r\n", addr, ufrag, pwd
+
+
+def endpoint_result(path):
+    """'done' once nicepeer printed "received N", 'failed' on "failed: ...", else None."""
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    if re.search(r"^failed: ", text, re.M):
+        return "failed"
+    if re.search(r"^received \d+$", text, re.M):
+        return "done"
+    return None
+
+
+def scenario_call(a, uas):
+    """UAC for endpoint A, UAS for endpoint B: their SDPs go through the proxy (and icegw),
+    the rewritten ones back to them; once both exchanged media, the gateway's view, then BYE."""
+    sdp_a, addr_a, ufrag_a, pwd_a = wrap_fragment(read_local_sdp(a.a_local), 1000)
+    sdp_b, addr_b, ufrag_b, pwd_b = wrap_fragment(read_local_sdp(a.b_local), 2000)
+
+    def answerer(cid, offer):
+        write_atomic(a.b_remote, offer)   # B's remote SDP: the gateway's leg b
+        return sdp_b, ufrag_b, pwd_b
+    uas.answerer = answerer
+    uac = UAC(a.proxy, uas.port, sdp_a, ufrag_a, pwd_a)
+    code, body = uac.invite()
+    check(code == 200, "INVITE: final response %d, wanted 200" % code)
+    wait_for(lambda: uac.cid in uas.invites, "the INVITE at the UAS")
+    pb = check_rewritten("offer seen by the UAS", uas.invites[uac.cid], uac.sdp, a.gw, addr_a,
+                         ufrag_a, pwd_a, a.port_min, a.port_max)
+    pa = check_rewritten("answer seen by the UAC", body, sdp_b, a.gw, addr_b, ufrag_b, pwd_b,
+                         a.port_min, a.port_max)
+    check(pa != pb, "both sides were given the same gateway port %d" % pa)
+    write_atomic(a.a_remote, body)        # A's remote SDP: the gateway's leg a
+    print("ports a=%d b=%d" % (pa, pb))
+    print("ok: call %s: A %s <-> %s:%d, B %s <-> %s:%d" % (uac.cid, addr_a, a.gw, pa, addr_b, a.gw, pb))
+    sys.stdout.flush()
+
+    deadline = time.monotonic() + a.media_wait
+    while True:
+        res = (endpoint_result(a.a_out), endpoint_result(a.b_out))
+        check("failed" not in res, "an endpoint failed: A %s, B %s" % res)
+        if res == ("done", "done"):
+            break
+        check(time.monotonic() < deadline, "endpoints not done within %d s: A %s, B %s"
+              % ((a.media_wait,) + res))
+        time.sleep(0.1)
+    print("ok: both endpoints completed ICE and received the other's media")
+
+    q = ng(a.ng, "query", **{"call-id": uac.cid})
+    check(q.get("result") == "ok", "query during the call: %r" % q)
+    legs = q.get("legs", [])
+    check(len(legs) == 2, "query: %d legs, wanted 2: %r" % (len(legs), legs))
+    for leg in legs:
+        side = "a" if leg.get("tag") == uac.ftag else "b"
+        port, peer = (pa, addr_a) if side == "a" else (pb, addr_b)
+        print("leg %s: %r" % (side, leg))
+        check(leg.get("local-port") == port, "leg %s: local-port %r, SDP said %d" % (side, leg.get("local-port"), port))
+        check(leg.get("ICE") == "completed", "leg %s: ICE %r, wanted completed" % (side, leg.get("ICE")))
+        sel = leg.get("selected-pair", "")
+        check(re.match(r"%s:%d <-> %s:\d+$" % (re.escape(a.gw), port, re.escape(peer)), sel),
+              "leg %s: selected pair %r is not %s:%d <-> %s:*" % (side, sel, a.gw, port, peer))
+        for k in ("packets-in", "packets-out", "RTP-received"):
+            check(isinstance(leg.get(k), int) and leg[k] > 0, "leg %s: %s = %r" % (side, k, leg.get(k)))
+    check(sorted(l.get("tag") == uac.ftag for l in legs) == [False, True], "query: leg tags %r" % legs)
+    print("ok: query shows both legs completed, selected pairs, packets both ways")
+
+    uac.node = a.ng
+    hang_up(a, uas, uac)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["basic", "exhaust", "failover", "ping"])
+    p.add_argument("scenario", choices=["basic", "exhaust", "failover", "call", "ping"])
     p.add_argument("--proxy")
     p.add_argument("--ng", required=True)
     p.add_argument("--ng2")
     p.add_argument("--gw")
     p.add_argument("--port-min", type=int, default=1)
     p.add_argument("--port-max", type=int, default=65535)
+    # call: the endpoints' SDP files (local: written by them; remote: written for them) and
+    # their output, where they report completion
+    for f in ("a-local", "a-remote", "a-out", "b-local", "b-remote", "b-out"):
+        p.add_argument("--" + f)
+    p.add_argument("--media-wait", type=int, default=30)
     a = p.parse_args()
     a.ngs = [a.ng] + ([a.ng2] if a.ng2 else [])
     try:
@@ -452,7 +590,7 @@ def main():
         uas.start()
         try:
             {"basic": scenario_basic, "exhaust": scenario_exhaust,
-             "failover": scenario_failover}[a.scenario](a, uas)
+             "failover": scenario_failover, "call": scenario_call}[a.scenario](a, uas)
         finally:
             uas.stop = True
             uas.join(2)
