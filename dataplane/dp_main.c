@@ -80,6 +80,7 @@ struct worker {
 	FILE *trace;
 	uint64_t first_us, last_us;
 	uint64_t rx_frames;
+	unsigned lcore;           /* where the worker loop runs */
 	bool input_done;
 };
 
@@ -243,6 +244,7 @@ static int worker_main(void *arg)
 	uint64_t end_tsc = O.duration_s > 0 ? rte_get_tsc_cycles() + (uint64_t)(O.duration_s * (double)tsc_hz) : 0;
 	unsigned idle = 0;
 
+	w->lcore = rte_lcore_id();
 	while (!stop) {
 		uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, BURST);
 		uint64_t now;
@@ -466,8 +468,17 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 	rte_tel_data_add_dict_u64(d, "arp_replies", s->arp_replies);
 	rte_tel_data_add_dict_u64(d, "arp_requests", s->arp_requests);
 	for (int i = 0; i < DP_DROP_MAX; i++) {
+		static const char *const ids[DP_DROP_MAX] = {
+#define _(n, str) [DP_DROP_##n] = #n,
+			foreach_dp_drop
+#undef _
+		};
 		char k[48];
-		snprintf(k, sizeof(k), "drop_%d", i);
+		size_t j;
+		/* drop_not_ip, drop_wrong_source, ...: the X-macro names, lower case */
+		snprintf(k, sizeof(k), "drop_%s", ids[i]);
+		for (j = 5; k[j]; j++)
+			k[j] = (char)(k[j] >= 'A' && k[j] <= 'Z' ? k[j] + 32 : k[j]);
 		rte_tel_data_add_dict_u64(d, k, s->drops[i]);
 	}
 	return 0;
@@ -527,7 +538,7 @@ static int tel_lcores(const char *cmd, const char *params, struct rte_tel_data *
 	(void)params;
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "workers", 1);
-	rte_tel_data_add_dict_u64(d, "lcore", rte_get_main_lcore());
+	rte_tel_data_add_dict_u64(d, "lcore", W->lcore);
 	rte_tel_data_add_dict_u64(d, "rx_frames", W->rx_frames);
 	rte_tel_data_add_dict_u64(d, "timers_armed", W->core.tw.armed);
 	rte_tel_data_add_dict_u64(d, "timers_fired", W->core.st.timers_fired);

@@ -7,7 +7,7 @@ profile=${1:-build}
 build_pkgs=(gcc pkg-config meson ninja-build python3 libssl-dev zlib1g-dev libpcap-dev
             libnuma-dev libdpdk-dev dpdk libcmocka-dev)
 test_pkgs=(clang libclang-rt-14-dev tshark libnice-dev libglib2.0-dev python3-scapy
-           python3-aioice iproute2 ethtool coturn kamailio)
+           python3-aioice iproute2 ethtool coturn kamailio dpdk-dev)
 
 pkgs=("${build_pkgs[@]}")
 [ "$profile" = test ] && pkgs+=("${test_pkgs[@]}")
