@@ -30,6 +30,7 @@ struct ctl_media {
 	bool active;                 /* port 0 in the offer: nothing allocated */
 	bool mux, ice_a, ice_b;
 	char ufrag_a[9], pwd_a[25], ufrag_b[9], pwd_b[25];
+	char peer_ufrag_a[ICE_UFRAG_MAX + 1]; /* the offerer's ufrag: a change means ICE restart */
 };
 
 struct ctl_call {
@@ -477,6 +478,59 @@ static long reply_full(struct ctl *c, const struct ng_request *r, const char *wh
 	return ng_reply_load_limit(out, cap, r->cookie, why);
 }
 
+/* A re-offer from the same side, same streams and the same ICE credentials keeps its legs. */
+static bool reoffer_keeps_legs(const struct ctl_call *call, const struct ctl_sdp *sdp,
+			       const struct ng_request *r)
+{
+	if (sdp->n_media != call->nmedia || r->from_tag.n != strlen(call->from_tag) ||
+	    memcmp(r->from_tag.p, call->from_tag, r->from_tag.n))
+		return false;
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		const struct ctl_media *m = &call->media[i];
+		const struct ctl_sdp_media *pm = &sdp->media[i];
+		if (m->active != (pm->port != 0) || (m->active && m->mux != pm->rtcp_mux))
+			return false;
+		if (m->active && strcmp(m->peer_ufrag_a, pm->ice.ufrag))
+			return false;
+	}
+	return true;
+}
+
+static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *call, bool side_b,
+		    bool offer_ice_mode_force, char *out, size_t cap);
+
+static long reoffer_in_place(struct ctl *c, const struct ng_request *r, struct ctl_call *call,
+			     char *out, size_t cap, uint64_t now)
+{
+	long n;
+
+	call->last_ms = now;
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		const struct ctl_sdp_media *pm = &c->sdp->media[i];
+		struct ctl_media *m = &call->media[i];
+		struct dp_cmd *cmd;
+		bool ms;
+
+		if (!m->active)
+			continue;
+		cmd = calloc(1, sizeof(*cmd));
+		if (!cmd)
+			return reply_error(c, r, "out of memory", out, cap);
+		cmd->type = DP_CMD_REMOTE;
+		cmd->slot = m->slot_a;
+		cmd->peer = DP_NO_LEG;
+		/* a hold address (c=0.0.0.0) leaves the media address as it was; candidates the
+		 * agent already has are ignored, new ones are trickled in */
+		describe_remote(cmd, pm, &ms);
+		if (submit(c, call->worker, cmd) < 0)
+			return reply_error(c, r, "worker busy, try again", out, cap);
+	}
+	n = rewrite(c, r, call, true, r->ice == NG_ICE_FORCE, c->out, REPLY_MAX);
+	if (n < 0)
+		return reply_error(c, r, "cannot rewrite SDP", out, cap);
+	return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, NULL);
+}
+
 static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_t cap, uint64_t now)
 {
 	char id[CALLID_MAX + 1];
@@ -500,8 +554,14 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		return reply_error(c, r, "too many media sections", out, cap);
 	copy_str(id, sizeof(id), r->call_id);
 	call = find_call(c, id);
+	if (call && reoffer_keeps_legs(call, c->sdp, r)) {
+		/* hold, resume, a new address from the same endpoint: same legs, same ports,
+		 * media goes on (RFC 3264 §8) */
+		return reoffer_in_place(c, r, call, out, cap, now);
+	}
 	if (call) {
-		/* a re-offer: the legs are made again on the same worker (see docs/control.md) */
+		/* an ICE restart or a changed set of streams: the legs are made again on the
+		 * same worker (see docs/control.md) */
 		release_media(c, call);
 	} else {
 		if (c->st.calls >= c->cfg.max_sessions) {
@@ -585,6 +645,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		ca->cfg.trace = c->cfg.trace_legs;
 		ca->cfg.clock_hz = 8000;
 		describe_remote(ca, pm, &ms);
+		snprintf(m->peer_ufrag_a, sizeof(m->peer_ufrag_a), "%s", ca->rufrag);
 		ca->cfg.ice_cfg.dialect = leg_dialect(r, ms);
 		ca->cfg.ice_cfg.role = ICE_ROLE_CONTROLLED;
 		ca->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;

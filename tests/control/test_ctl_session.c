@@ -681,10 +681,72 @@ static void test_ms_ice2_flag(void **state)
 	dp_core_free(&f.core, free);
 }
 
+static void test_reoffer_keeps_media(void **state)
+{
+	static struct fake f;
+	struct ctl *c = mk(&f, 30000, 30100, 100);
+	static char msg[8192], out[65536], sdp1[8192], sdp2[8192], hold[8192], res[64];
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict;
+	size_t n;
+	uint32_t slots_before[2] = {0, 0};
+	unsigned k = 0;
+
+	(void)state;
+	n = ng_msg(msg, sizeof(msg), "r1", "offer", "re@x", "ftag", NULL, offer_sdp, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 1000);
+	dict = reply_dict(&d, out, n, "r1");
+	get_str(&d, dict, "sdp", sdp1, sizeof(sdp1));
+	n = ng_msg(msg, sizeof(msg), "r2", "answer", "re@x", "ftag", "ttag", answer_sdp, NULL);
+	ctl_handle(c, msg, n, out, sizeof(out), 2000);
+	for (uint32_t i = 0; i < f.core.nlegs && k < 2; i++)
+		if (f.core.legs[i].flags & DP_LEG_USED)
+			slots_before[k++] = i;
+
+	/* hold: same endpoint, same ICE credentials, a=sendonly: nothing is rebuilt */
+	snprintf(hold, sizeof(hold), "%s", offer_sdp);
+	memcpy(strstr(hold, "a=sendrecv"), "a=sendonly", 10);
+	n = ng_msg(msg, sizeof(msg), "r3", "offer", "re@x", "ftag", NULL, hold, NULL);
+	n = ctl_handle(c, msg, n, out, sizeof(out), 3000);
+	dict = reply_dict(&d, out, n, "r3");
+	get_str(&d, dict, "result", res, sizeof(res));
+	assert_string_equal(res, "ok");
+	get_str(&d, dict, "sdp", sdp2, sizeof(sdp2));
+	assert_non_null(strstr(sdp2, "a=sendonly"));
+	/* the same gateway port and credentials as before: the answerer's media goes on */
+	{
+		char *p1 = strstr(sdp1, "a=ice-ufrag:"), *p2 = strstr(sdp2, "a=ice-ufrag:");
+		assert_non_null(p1);
+		assert_non_null(p2);
+		assert_memory_equal(p1, p2, 20);
+		assert_int_equal(atoi(strstr(sdp1, "m=audio ") + 8), atoi(strstr(sdp2, "m=audio ") + 8));
+	}
+	assert_int_equal(f.core.active, 2);
+	assert_true(f.core.legs[slots_before[0]].flags & DP_LEG_USED);
+	assert_true(f.core.legs[slots_before[1]].flags & DP_LEG_USED);
+	assert_int_equal(ctl_stats(c)->legs, 2);
+
+	/* an ICE restart (new ufrag) rebuilds the call's legs */
+	{
+		char restart[8192];
+		snprintf(restart, sizeof(restart), "%s", offer_sdp);
+		memcpy(strstr(restart, "a=ice-ufrag:aliu"), "a=ice-ufrag:aliX", 16);
+		n = ng_msg(msg, sizeof(msg), "r4", "offer", "re@x", "ftag", NULL, restart, NULL);
+		n = ctl_handle(c, msg, n, out, sizeof(out), 4000);
+		dict = reply_dict(&d, out, n, "r4");
+		get_str(&d, dict, "sdp", sdp2, sizeof(sdp2));
+		assert_null(strstr(sdp2, strstr(sdp1, "a=ice-ufrag:")));
+		assert_int_equal(f.core.active, 2);
+	}
+	ctl_free(c);
+	dp_core_free(&f.core, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offer_answer_query_delete),
+		cmocka_unit_test(test_reoffer_keeps_media),
 		cmocka_unit_test(test_errors_and_limits),
 		cmocka_unit_test(test_load_limit),
 		cmocka_unit_test(test_many_calls_memory),
