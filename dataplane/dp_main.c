@@ -34,6 +34,7 @@
 #include "ctl_config.h"
 #include "ctl_metrics.h"
 #include "ctl_session.h"
+#include "ng_proto.h"
 #include "dp_cmd.h"
 #include "dp_core.h"
 #include "dp_legs.h"
@@ -60,6 +61,7 @@ struct opts {
 	bool quiet;
 	const char *ng;           /* NG control socket address (enables the control thread) */
 	const char *metrics;      /* Prometheus endpoint address (TCP) */
+	const char *ng_tcp;       /* NG over TCP (stream of "<cookie> <dict>" messages) */
 	uint32_t adv_ip;
 	uint16_t port_min, port_max;
 	uint32_t max_sessions;
@@ -309,6 +311,13 @@ static int worker_main(void *arg)
 static struct ctl *CTL;
 static int ng_fd = -1;
 static int metrics_fd = -1;          /* Prometheus scrape endpoint (--metrics), TCP */
+static int ng_tcp_fd = -1;           /* NG over TCP listener (--ng-tcp) */
+#define NG_TCP_CONNS 16
+static struct ng_tcp_conn {
+	int fd;
+	struct ng_stream st;
+	char buf[65536 + 4096];
+} ng_conns[NG_TCP_CONNS];
 static volatile bool worker_done;
 static uint64_t last_poll_tsc;
 
@@ -368,6 +377,56 @@ static void metrics_serve(void)
 	close(fd);
 }
 
+/* NG over TCP: accept into a free slot, then read what each connection has and answer every
+ * complete message on the same stream. A connection sending garbage or too much is closed. */
+static void ng_tcp_serve(void)
+{
+	static char out[65536];
+	int fd;
+
+	while ((fd = accept4(ng_tcp_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		unsigned i;
+		for (i = 0; i < NG_TCP_CONNS && ng_conns[i].fd >= 0; i++)
+			;
+		if (i == NG_TCP_CONNS) {
+			close(fd); /* full: the proxy reconnects or uses UDP */
+			continue;
+		}
+		ng_conns[i].fd = fd;
+		ng_stream_init(&ng_conns[i].st, ng_conns[i].buf, sizeof(ng_conns[i].buf));
+	}
+	for (unsigned i = 0; i < NG_TCP_CONNS; i++) {
+		struct ng_tcp_conn *cn = &ng_conns[i];
+		char in[8192];
+		ssize_t r;
+		bool bad = false;
+
+		if (cn->fd < 0)
+			continue;
+		while ((r = recv(cn->fd, in, sizeof(in), MSG_DONTWAIT)) > 0) {
+			const char *msg;
+			long n;
+			if (ng_stream_feed(&cn->st, in, (size_t)r) < 0) {
+				bad = true;
+				break;
+			}
+			while ((n = ng_stream_next(&cn->st, &msg)) > 0) {
+				size_t rl = ctl_handle(CTL, msg, (size_t)n, out, sizeof(out), mono_ms());
+				if (rl && send(cn->fd, out, rl, MSG_NOSIGNAL) < 0)
+					bad = true;
+			}
+			if (n < 0)
+				bad = true;
+			if (bad)
+				break;
+		}
+		if (bad || r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			close(cn->fd);
+			cn->fd = -1;
+		}
+	}
+}
+
 /* One round of control work: commands handed back, then up to 32 NG datagrams. */
 static void control_poll(void)
 {
@@ -399,6 +458,8 @@ static void control_poll(void)
 	}
 	if (metrics_fd >= 0)
 		metrics_serve();
+	if (ng_tcp_fd >= 0)
+		ng_tcp_serve();
 }
 
 static int ng_open(const char *spec, int type, const char *what)
@@ -719,8 +780,10 @@ static int load_config_file(const char *path)
 		fprintf(stderr, "icegw: %s: listen-ng must be IPv4:PORT\n", path);
 		return -1;
 	}
-	if (cfg.has_listen_tcp_ng)
-		fprintf(stderr, "icegw: %s: listen-tcp-ng is not served yet; ignored\n", path);
+	if (cfg.has_listen_tcp_ng && !O.ng_tcp) {
+		static char tcp_spec[ICE_ADDR_STRLEN];
+		O.ng_tcp = ice_addr_fmt(&cfg.listen_tcp_ng, tcp_spec, sizeof(tcp_spec));
+	}
 	if (cfg.n_iface && apply_interface(&cfg.iface[0], path) < 0)
 		return -1;
 	if (cfg.n_iface > 1)
@@ -749,6 +812,7 @@ static int parse_opts(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"ng", required_argument, NULL, 'n'},
 		{"metrics", required_argument, NULL, 'M'},
+		{"ng-tcp", required_argument, NULL, 'T'},
 		{"advertise", required_argument, NULL, 'A'},
 		{"port-min", required_argument, NULL, 'p'},
 		{"port-max", required_argument, NULL, 'X'},
@@ -827,6 +891,7 @@ static int parse_opts(int argc, char **argv)
 		case 'q': O.quiet = true; break;
 		case 'n': O.ng = optarg; break;
 		case 'M': O.metrics = optarg; break;
+		case 'T': O.ng_tcp = optarg; break;
 		case 'C': break; /* read first, by load_config_file */
 		case 'I': {
 			struct ctl_config one;
@@ -1109,6 +1174,13 @@ int main(int argc, char **argv)
 		if (O.metrics) {
 			metrics_fd = ng_open(O.metrics, SOCK_STREAM, "--metrics");
 			if (metrics_fd < 0)
+				return 1;
+		}
+		for (unsigned i = 0; i < NG_TCP_CONNS; i++)
+			ng_conns[i].fd = -1;
+		if (O.ng_tcp) {
+			ng_tcp_fd = ng_open(O.ng_tcp, SOCK_STREAM, "--ng-tcp");
+			if (ng_tcp_fd < 0)
 				return 1;
 		}
 		if (rte_lcore_count() >= 2) {
