@@ -335,6 +335,20 @@ static void describe_remote(struct dp_cmd *cmd, const struct ctl_sdp_media *pm, 
 }
 
 /* Leg names prefix the leg's trace lines: a query with flags ["trace"] finds them by it. */
+/* A command telling the leg in slot what the peer's side of a section now says. */
+static struct dp_cmd *remote_cmd(uint32_t slot, const struct ctl_sdp_media *pm, bool *ms)
+{
+	struct dp_cmd *cmd = calloc(1, sizeof(*cmd));
+
+	if (!cmd)
+		return NULL;
+	cmd->type = DP_CMD_REMOTE;
+	cmd->slot = slot;
+	cmd->peer = DP_NO_LEG;
+	describe_remote(cmd, pm, ms);
+	return cmd;
+}
+
 static int leg_name(char *out, size_t cap, const struct ctl_call *call, unsigned i, char side)
 {
 	return snprintf(out, cap, "%.16s/%u%c", call->call_id, i, side);
@@ -513,15 +527,11 @@ static long reoffer_in_place(struct ctl *c, const struct ng_request *r, struct c
 
 		if (!m->active)
 			continue;
-		cmd = calloc(1, sizeof(*cmd));
-		if (!cmd)
-			return reply_error(c, r, "out of memory", out, cap);
-		cmd->type = DP_CMD_REMOTE;
-		cmd->slot = m->slot_a;
-		cmd->peer = DP_NO_LEG;
 		/* a hold address (c=0.0.0.0) leaves the media address as it was; candidates the
 		 * agent already has are ignored, new ones are trickled in */
-		describe_remote(cmd, pm, &ms);
+		cmd = remote_cmd(m->slot_a, pm, &ms);
+		if (!cmd)
+			return reply_error(c, r, "out of memory", out, cap);
 		if (submit(c, call->worker, cmd) < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
 	}
@@ -719,13 +729,9 @@ static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size
 
 		if (!m->active)
 			continue;
-		cmd = calloc(1, sizeof(*cmd));
+		cmd = remote_cmd(m->slot_b, pm, &ms);
 		if (!cmd)
 			return reply_error(c, r, "out of memory", out, cap);
-		cmd->type = DP_CMD_REMOTE;
-		cmd->slot = m->slot_b;
-		cmd->peer = DP_NO_LEG;
-		describe_remote(cmd, pm, &ms);
 		/* without ICE in the answer the leg stays on the answer's c= / m= address */
 		cmd->start = m->ice_b && pm->has_ice && cmd->rufrag[0] && cmd->rpwd[0];
 		if (leg_dialect(r, ms) != ICE_DIALECT_RFC8445) {
