@@ -82,6 +82,7 @@ struct dp_leg_cfg {
 	bool remote_lite;
 	struct ice_addr default_remote[2]; /* c= / m= (and a=rtcp) of the peer's SDP */
 	uint32_t clock_hz;        /* RTP clock for jitter, 8000 default */
+	uint8_t iface;            /* media interface (local address) index; 0 = the first */
 };
 
 struct dp_leg {
