@@ -203,6 +203,54 @@ int ctl_config_set(struct ctl_config *c, const char *key, const char *v, struct 
 			}
 		return fail(err, CTL_CFG_E_VALUE, "log-level: expected 0..7 or emerg..debug, got \"%s\"", v);
 	}
+	if (!strncmp(key, "turn-", 5))
+		return ctl_config_set_turn(&c->turn, key, v, err);
+	return fail(err, CTL_CFG_E_KEY, "unknown key \"%s\"", key);
+}
+
+int ctl_config_set_turn(struct ctl_turn_cfg *t, const char *key, const char *v,
+			struct ctl_config_err *err)
+{
+	unsigned long x;
+	char *dst = NULL;
+
+	if (!strcmp(key, "turn-server")) {
+		struct ice_addr a;
+
+		if (t->n_server == CTL_TURN_MAX)
+			return fail(err, CTL_CFG_E_TOO_MANY, "turn-server: more than %d", CTL_TURN_MAX);
+		if (ice_addr_parse(&a, v) != 0 || a.family != ICE_AF_INET || !a.port)
+			return fail(err, CTL_CFG_E_VALUE, "turn-server: expected IPv4:PORT, got \"%s\"", v);
+		t->server[t->n_server++] = a;
+		return 0;
+	}
+	if (!strcmp(key, "turn-username"))
+		dst = t->user;
+	else if (!strcmp(key, "turn-password"))
+		dst = t->pass;
+	else if (!strcmp(key, "turn-realm"))
+		dst = t->realm;
+	if (dst) {
+		if (strlen(v) > CTL_TURN_CRED_MAX)
+			return fail(err, CTL_CFG_E_VALUE, "%s: longer than %d bytes", key, CTL_TURN_CRED_MAX);
+		memcpy(dst, v, strlen(v) + 1);
+		return 0;
+	}
+	if (!strcmp(key, "turn-ms")) {
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+			t->ms_turn = true;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+			t->ms_turn = false;
+		else
+			return fail(err, CTL_CFG_E_VALUE, "turn-ms: expected yes or no, got \"%s\"", v);
+		return 0;
+	}
+	if (!strcmp(key, "turn-timeout-ms")) {
+		if (!parse_uint(v, 100, 60000, &x))
+			return fail(err, CTL_CFG_E_VALUE, "turn-timeout-ms: expected 100..60000, got \"%s\"", v);
+		t->timeout_ms = (uint32_t)x;
+		return 0;
+	}
 	return fail(err, CTL_CFG_E_KEY, "unknown key \"%s\"", key);
 }
 
@@ -391,6 +439,8 @@ int ctl_config_validate(const struct ctl_config *c, struct ctl_config_err *err)
 				return fail(err, CTL_CFG_E_INVALID, "interface %s/%s given twice", c->iface[i].name,
 					    ice_addr_fmt_ip(&c->iface[i].local, ip, sizeof(ip)));
 			}
+	if (c->turn.n_server && !c->turn.user[0])
+		return fail(err, CTL_CFG_E_INVALID, "turn-server needs turn-username and turn-password");
 	return 0;
 }
 

@@ -53,6 +53,18 @@ struct ctl_iface {
 	struct ice_addr advertised;         /* written into SDP instead of local (1:1 NAT) */
 };
 
+/* TURN servers the gateway allocates relays on for its own legs (docs/operations.md). */
+#define CTL_TURN_MAX 4
+#define CTL_TURN_CRED_MAX 127
+struct ctl_turn_cfg {
+	struct ice_addr server[CTL_TURN_MAX];  /* tried in order; the first that answers is used */
+	unsigned n_server;
+	char user[CTL_TURN_CRED_MAX + 1], pass[CTL_TURN_CRED_MAX + 1];
+	char realm[CTL_TURN_CRED_MAX + 1];     /* empty: the server's; else it must match */
+	bool ms_turn;                           /* Edge server: MS-TURN dialect, base64 credentials */
+	uint32_t timeout_ms;                    /* an offer waits this long for its relays */
+};
+
 struct ctl_config {
 	struct ice_addr listen_ng;          /* NG over UDP */
 	bool has_listen_tcp_ng;
@@ -64,7 +76,13 @@ struct ctl_config {
 	int log_level;                      /* syslog severity 0..7 */
 	char config_file[CTL_CFG_PATH_MAX + 1];
 	bool iface_from_cli;                /* command-line interfaces replace the file's */
+	struct ctl_turn_cfg turn;
 };
+
+/** Apply one turn-* key (turn-server, turn-username, turn-password, turn-realm, turn-ms,
+ *  turn-timeout-ms). Returns 0, CTL_CFG_E_KEY for another key, or an error. */
+int ctl_config_set_turn(struct ctl_turn_cfg *t, const char *key, const char *value,
+			struct ctl_config_err *err);
 
 /** Defaults; no interface (one must be configured). */
 void ctl_config_defaults(struct ctl_config *c);

@@ -11,6 +11,7 @@
 
 #include "ctl_metrics.h"
 #include "ctl_sdp.h"
+#include "ctl_turn.h"
 #include "ice_warn.h"
 #include "ng_bencode.h"
 #include "ng_proto.h"
@@ -31,6 +32,8 @@ struct ctl_media {
 	bool mux, ice_a, ice_b;
 	char ufrag_a[9], pwd_a[25], ufrag_b[9], pwd_b[25];
 	char peer_ufrag_a[ICE_UFRAG_MAX + 1]; /* the offerer's ufrag: a change means ICE restart */
+	bool relay_b, relay_only_b;  /* leg b advertises relays (ICE=force-relay: only relays) */
+	uint32_t turn_warn_b;        /* ICEWarn bits of leg b's relays (seed 000) */
 };
 
 struct ctl_call {
@@ -44,8 +47,26 @@ struct ctl_call {
 	struct ctl_media media[CTL_CALL_MEDIA];
 };
 
+/* An offer answered once its relays are allocated (or not): the request is kept whole and
+ * parsed again then. */
+struct ctl_pending {
+	struct ctl_pending *next;
+	char *msg;
+	size_t len;
+	size_t cookie_off, cookie_len;
+	char call_id[CALLID_MAX + 1];
+	struct ctl_peer peer;
+	uint64_t deadline_ms;
+};
+
 struct ctl {
 	struct ctl_cfg cfg;
+	struct ctl_turn *turn;
+	struct ctl_pending *pending;
+	unsigned npending;
+	struct ctl_call *pending_call; /* set by do_offer when its reply waits */
+	uint32_t turn_timeout_ms;
+	uint64_t now_ms;
 	struct ctl_backend be;
 	struct ctl_stats st;
 	uint64_t rng;
@@ -107,7 +128,15 @@ struct ctl *ctl_new(const struct ctl_cfg *cfg, const struct ctl_backend *be)
 	if (!c->cfg.max_sessions)
 		c->cfg.max_sessions = 100000;
 	c->be = *be;
+	c->cfg.turn = NULL; /* the caller's memory: what is needed is copied */
+	c->turn_timeout_ms = cfg->turn && cfg->turn->timeout_ms ? cfg->turn->timeout_ms :
+			     CTL_TURN_DEFAULT_TIMEOUT_MS;
 	c->rng = cfg->seed ? cfg->seed : 0x5851f42d4c957f2dull;
+	if (cfg->turn && cfg->turn->n_server) {
+		c->turn = ctl_turn_new(cfg->turn, be, cfg->nworkers, cfg->slots_per_worker, c->rng ^ 0x7475726e);
+		if (!c->turn)
+			goto fail;
+	}
 	for (unsigned w = 0; w < cfg->nworkers; w++) {
 		c->ports[w] = calloc(65536 / 2, sizeof(uint16_t));
 		c->slots[w] = calloc(cfg->slots_per_worker, sizeof(uint32_t));
@@ -154,6 +183,13 @@ void ctl_free(struct ctl *c)
 		free(c->ports[w]);
 		free(c->slots[w]);
 	}
+	while (c->pending) {
+		struct ctl_pending *p = c->pending->next;
+		free(c->pending->msg);
+		free(c->pending);
+		c->pending = p;
+	}
+	ctl_turn_free(c->turn);
 	ng_cache_free(&c->cache);
 	free(c->table);
 	free(c->sdp);
@@ -214,7 +250,7 @@ void ctl_cmd_done(struct ctl *c, struct dp_cmd *cmd)
 
 /* A leg about to go: if its ICE ended, count the outcome and its ICEWarn flags. Read before
  * the delete is queued, while the slot is still this leg's. */
-static void note_outcome(struct ctl *c, unsigned w, uint32_t slot)
+static void note_outcome(struct ctl *c, unsigned w, uint32_t slot, uint32_t turn_warn)
 {
 	const struct dp_leg *l = c->be.view(c->be.ctx, w, slot);
 	enum ice_state s;
@@ -224,7 +260,7 @@ static void note_outcome(struct ctl *c, unsigned w, uint32_t slot)
 	s = ice_agent_state(&l->agent);
 	if (s == ICE_STATE_COMPLETED || s == ICE_STATE_FAILED)
 		ctl_metrics_note_warn(&c->st.ice_warn, s == ICE_STATE_FAILED,
-				      ice_agent_warn(&l->agent));
+				      ice_agent_warn(&l->agent) | turn_warn);
 }
 
 /* Give back a call's ports and slots and delete its legs on the worker. */
@@ -242,7 +278,9 @@ static void release_media(struct ctl *c, struct ctl_call *call)
 		for (int k = 0; k < 2; k++) {
 			struct dp_cmd *cmd = calloc(1, sizeof(*cmd));
 
-			note_outcome(c, w, slots[k]);
+			note_outcome(c, w, slots[k], k ? m->turn_warn_b : 0);
+			if (k && m->relay_b)
+				ctl_turn_release(c->turn, w, slots[k], c->now_ms * 1000);
 			if (cmd) {
 				cmd->type = DP_CMD_DELETE;
 				cmd->slot = slots[k];
@@ -382,6 +420,34 @@ static unsigned host_cands(struct ctl *c, struct sdp_candidate *out, uint16_t po
 	return n;
 }
 
+/* Leg b's relayed candidates, as allocated: after its host ones (RFC 8445 §5.1.2.2: type
+ * preference 0, so the lowest priority), rel-addr naming the host transport they stand for. */
+static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const struct ctl_media *m,
+			    struct sdp_candidate *out, uint16_t port)
+{
+	unsigned n = 0;
+
+	for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++) {
+		struct sdp_candidate *sc = &out[n];
+		struct ice_addr rel;
+
+		if (ctl_turn_state(c->turn, call->worker, m->slot_b, comp, &rel, NULL) != CTL_TURN_READY)
+			continue;
+		memset(sc, 0, sizeof(*sc));
+		sc->component = comp;
+		sc->transport = SDP_TP_UDP;
+		sc->type = SDP_CAND_RELAY;
+		sc->form = SDP_FORM_RFC8839;
+		sc->addr = rel;
+		sc->flags = SDP_CAND_F_RADDR;
+		ice_addr_set_v4(&sc->raddr, c->cfg.adv_ip, (uint16_t)(port + comp - 1));
+		snprintf(sc->foundation, sizeof(sc->foundation), "2");
+		sc->priority = ice_cand_priority(ICE_DIALECT_RFC8445, ICE_CAND_RELAY, CTL_TURN_LOCAL_PREF, comp);
+		n++;
+	}
+	return n;
+}
+
 static bool want_ice(enum ng_ice mode, bool peer_has_ice)
 {
 	switch (mode) {
@@ -430,6 +496,8 @@ static void leg_b_create(struct ctl *c, const struct ctl_call *call, unsigned i,
 	cb->cfg.ice_cfg.pwd = cb->rc_mspwd[DP_CMD_MAX_RC - 1];
 }
 
+#define PENDING_REPLY (-1000L)  /* do_offer: the reply waits for relays (ctl_poll) */
+
 static long reply_error(struct ctl *c, const struct ng_request *r, const char *why, char *out,
 			size_t cap)
 {
@@ -442,7 +510,7 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 		    bool offer_ice_mode_force, char *out, size_t cap)
 {
 	struct ctl_sdp_rewrite rw;
-	static struct sdp_candidate cands[CTL_CALL_MEDIA][2];
+	static struct sdp_candidate cands[CTL_CALL_MEDIA][4];
 
 	memset(&rw, 0, sizeof(rw));
 	rw.ice = r->ice == NG_ICE_REMOVE ? CTL_ICE_REMOVE :
@@ -467,7 +535,11 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 		if (ice) {
 			lo->ufrag = side_b ? m->ufrag_b : m->ufrag_a;
 			lo->pwd = side_b ? m->pwd_b : m->pwd_a;
-			lo->n_cand = host_cands(c, cands[i], port, m->mux, false, NULL, NULL);
+			lo->n_cand = 0;
+			if (!(side_b && m->relay_only_b))
+				lo->n_cand = host_cands(c, cands[i], port, m->mux, false, NULL, NULL);
+			if (side_b && m->relay_b)
+				lo->n_cand += relay_cands(c, call, m, cands[i] + lo->n_cand, port);
 			lo->cand = cands[i];
 		}
 	}
@@ -535,7 +607,8 @@ static long reoffer_in_place(struct ctl *c, const struct ng_request *r, struct c
 		if (submit(c, call->worker, cmd) < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
 	}
-	n = rewrite(c, r, call, true, r->ice == NG_ICE_FORCE, c->out, REPLY_MAX);
+	n = rewrite(c, r, call, true, r->ice == NG_ICE_FORCE || r->ice == NG_ICE_FORCE_RELAY, c->out,
+		    REPLY_MAX);
 	if (n < 0)
 		return reply_error(c, r, "cannot rewrite SDP", out, cap);
 	return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, NULL);
@@ -547,7 +620,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	struct ctl_call *call;
 	int e;
 	long n;
-	unsigned w, need = 0;
+	unsigned w, need = 0, relays = 0;
 	bool fresh = false;
 
 	c->st.offers++;
@@ -635,6 +708,13 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		rnd_token(c, m->ufrag_b, 8);
 		rnd_token(c, m->pwd_b, 24);
 
+		/* relays for leg b (it faces the answerer, who gets this SDP): demanded by
+		 * ICE=force-relay, or offered next to the host candidates when TURN is configured */
+		m->relay_b = m->ice_b && (r->ice == NG_ICE_FORCE_RELAY || ctl_turn_servers(c->turn));
+		m->relay_only_b = m->ice_b && r->ice == NG_ICE_FORCE_RELAY;
+		if (m->relay_only_b && !ctl_turn_servers(c->turn))
+			m->turn_warn_b |= CTL_TURN_WARN_NO_SERVER;
+
 		ca = calloc(1, sizeof(*ca));
 		cb = calloc(1, sizeof(*cb));
 		if (!ca || !cb) {
@@ -682,12 +762,24 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		ca->cfg.ice_cfg.pwd = ca->rc_mspwd[DP_CMD_MAX_RC - 1];
 		if (ca->nrc == DP_CMD_MAX_RC)
 			ca->nrc--; /* the last slot carries the credentials */
+		cb->cfg.relay_only = m->relay_only_b;
 		if (submit(c, w, ca) < 0 || submit(c, w, cb) < 0) {
 			delete_call(c, call);
 			return reply_error(c, r, "worker busy, try again", out, cap);
 		}
+		if (m->relay_b && c->turn) {
+			/* after the create in the ring: the worker knows the leg when the Allocate goes */
+			for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++)
+				if (ctl_turn_start(c->turn, w, m->slot_b, comp, now * 1000) == 0)
+					relays++;
+		}
 	}
-	n = rewrite(c, r, call, true, r->ice == NG_ICE_FORCE, c->out, REPLY_MAX);
+	if (relays) {
+		c->pending_call = call;
+		return PENDING_REPLY;
+	}
+	n = rewrite(c, r, call, true, r->ice == NG_ICE_FORCE || r->ice == NG_ICE_FORCE_RELAY, c->out,
+		    REPLY_MAX);
 	if (n < 0) {
 		delete_call(c, call);
 		return reply_error(c, r, "cannot rewrite SDP", out, cap);
@@ -697,6 +789,20 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		int wl = ng_request_warning(r, warn, sizeof(warn));
 		return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, wl > 0 ? warn : NULL);
 	}
+}
+
+/* CreatePermission on leg b's relays for every address the answer names (RFC 8656 §9),
+ * ahead of the checks that will go through them. */
+static void permit_remotes(struct ctl *c, unsigned w, uint32_t slot, const struct ctl_sdp_media *pm,
+			   uint64_t now)
+{
+	const struct sdp_ice_media *im = &pm->sdp->ice;
+
+	for (unsigned i = 0; i < im->n_cand; i++)
+		if (im->cand[i].transport == SDP_TP_UDP && im->cand[i].addr.family == ICE_AF_INET)
+			ctl_turn_permit(c->turn, w, slot, &im->cand[i].addr, now * 1000);
+	if (pm->has_conn && pm->conn.family == ICE_AF_INET && !pm->hold)
+		ctl_turn_permit(c->turn, w, slot, &pm->conn, now * 1000);
 }
 
 static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size_t cap, uint64_t now)
@@ -770,12 +876,37 @@ static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size
 			/* MS-ICE (draft-06) carries the credentials in its candidates */
 			cmd->start = m->ice_b && pm->has_ice && (ms || (rem.rufrag[0] && rem.rpwd[0]));
 			cmd->cfg.ice = m->ice_b && (cmd->start || ms);
-			note_outcome(c, call->worker, m->slot_b);
+			note_outcome(c, call->worker, m->slot_b, m->turn_warn_b);
 			if (submit(c, call->worker, del) < 0) {
 				free(cmd);
 				return reply_error(c, r, "worker busy, try again", out, cap);
 			}
+			if (m->relay_b && c->turn) {
+				/* the new agent needs its relays before its checks start: made idle,
+				 * given them, then started by a REMOTE without news */
+				struct dp_cmd *go = calloc(1, sizeof(*go));
+				bool start = cmd->start;
+
+				if (!go) {
+					free(cmd);
+					return reply_error(c, r, "out of memory", out, cap);
+				}
+				cmd->start = 0;
+				cmd->cfg.relay_only = m->relay_only_b;
+				if (submit(c, call->worker, cmd) < 0) {
+					free(go);
+					return reply_error(c, r, "worker busy, try again", out, cap);
+				}
+				ctl_turn_reinstall(c->turn, call->worker, m->slot_b);
+				go->type = DP_CMD_REMOTE;
+				go->slot = m->slot_b;
+				go->peer = DP_NO_LEG;
+				go->start = start;
+				cmd = go;
+			}
 		}
+		if (m->relay_b && c->turn)
+			permit_remotes(c, call->worker, m->slot_b, pm, now);
 		if (submit(c, call->worker, cmd) < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
 		m->ice_a = m->ice_a && (pm->has_ice || r->ice == NG_ICE_FORCE || true);
@@ -920,6 +1051,19 @@ static void add_trace(struct ctl *c, struct ng_benc_doc *d, int ld, unsigned wor
 		ng_benc_dict_add_int(d, ld, "trace-dropped", more);
 }
 
+/* Leg b's ICEWarn bits from its relays: those noted when its reply went, and any since
+ * (a refresh that failed). */
+static uint32_t leg_turn_warn(const struct ctl *c, const struct ctl_call *call,
+			      const struct ctl_media *m)
+{
+	uint32_t w = m->turn_warn_b, x;
+
+	for (uint8_t comp = 1; comp <= 2; comp++)
+		if (ctl_turn_state(c->turn, call->worker, m->slot_b, comp, NULL, &x) != CTL_TURN_NONE)
+			w |= x;
+	return w;
+}
+
 /* A call's legs and counters as a bencode dict (query and delete replies); with trace, each
  * leg's name and lines from its core's trace ring. Strings go into c->trace (see add_copy). */
 static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call *call, uint64_t now,
@@ -951,7 +1095,8 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				int64_t expected = l->rtp.received ? (int64_t)ext_max - l->rtp.base_seq + 1 : 0;
 				int64_t lost = expected - (int64_t)l->rtp.received;
 				ng_benc_dict_add_cstr(d, ld, "ICE", ice_state(l));
-				ng_benc_dict_add_int(d, ld, "ICEWarn", ice_agent_warn(&l->agent));
+				ng_benc_dict_add_int(d, ld, "ICEWarn",
+						     ice_agent_warn(&l->agent) | (k ? leg_turn_warn(c, call, m) : 0));
 				if ((l->flags & DP_LEG_ICE) && ice_agent_selected(&l->agent, 1, &lo, &re) == 0) {
 					snprintf(sel, sizeof(sel), "%s <-> %s", ice_addr_fmt(&lo, a1, sizeof(a1)),
 						 ice_addr_fmt(&re, a2, sizeof(a2)));
@@ -967,6 +1112,17 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				ng_benc_dict_add_int(d, ld, "RTP-lost", lost > 0 ? lost : 0);
 				ng_benc_dict_add_int(d, ld, "jitter-us",
 						     (int64_t)(l->rtp.jitter >> 4) * 1000000 / l->rtp.clock_hz);
+				if (k && m->relay_b) {
+					struct ice_addr rel;
+
+					if (ctl_turn_state(c->turn, call->worker, m->slot_b, 1, &rel, NULL) ==
+					    CTL_TURN_READY)
+						add_copy(d, ld, "relayed-address", ice_addr_fmt(&rel, a1, sizeof(a1)),
+							 &tout);
+					ng_benc_dict_add_int(d, ld, "relayed-in", (int64_t)l->turn.relayed_in);
+					ng_benc_dict_add_int(d, ld, "relayed-out", (int64_t)l->turn.relayed_out);
+					ng_benc_dict_add_int(d, ld, "TURN-drops", (int64_t)l->turn.drops);
+				}
 			}
 			if (trace) {
 				char name[DP_LEG_NAME];
@@ -1056,7 +1212,23 @@ static long do_statistics(struct ctl *c, const struct ng_request *r, char *out, 
 	return ng_reply_dict(out, cap, r->cookie, &d, dict);
 }
 
+static struct ctl_pending *find_pending(struct ctl *c, const char *cookie, size_t n)
+{
+	for (struct ctl_pending *p = c->pending; p; p = p->next)
+		if (p->cookie_len == n && !memcmp(p->msg + p->cookie_off, cookie, n))
+			return p;
+	return NULL;
+}
+
 size_t ctl_handle(struct ctl *c, const char *msg, size_t len, char *out, size_t cap, uint64_t now)
+{
+	bool pending;
+
+	return ctl_handle_from(c, msg, len, out, cap, now, NULL, &pending);
+}
+
+size_t ctl_handle_from(struct ctl *c, const char *msg, size_t len, char *out, size_t cap,
+		       uint64_t now, const struct ctl_peer *peer, bool *pending)
 {
 	struct ng_request r;
 	struct ng_benc_doc d;
@@ -1065,11 +1237,19 @@ size_t ctl_handle(struct ctl *c, const char *msg, size_t len, char *out, size_t 
 	long n;
 	int e;
 
+	*pending = false;
+	c->now_ms = now;
 	memset(&r, 0, sizeof(r));
 	ng_benc_init(&d, c->nodes, NG_NODES_MAX);
 	e = ng_request_parse(&r, &d, msg, len);
 	if (!r.cookie.n)
 		return 0; /* no cookie: nothing to answer to */
+	if (find_pending(c, r.cookie.p, r.cookie.n)) {
+		/* the proxy retries while relays are being allocated: the reply will come */
+		c->st.retransmits++;
+		*pending = true;
+		return 0;
+	}
 	cached = ng_cache_get(&c->cache, r.cookie.p, r.cookie.n, now, &clen);
 	if (cached && clen <= cap) {
 		/* a retransmission: the same reply, the command not run again */
@@ -1112,8 +1292,144 @@ size_t ctl_handle(struct ctl *c, const char *msg, size_t len, char *out, size_t 
 			break;
 		}
 	}
+	if (n == PENDING_REPLY) {
+		struct ctl_pending *p = calloc(1, sizeof(*p));
+		struct ctl_call *call = c->pending_call;
+
+		c->pending_call = NULL;
+		if (p)
+			p->msg = malloc(len);
+		if (!p || !p->msg) {
+			free(p);
+			n = reply_error(c, &r, "out of memory", out, cap);
+		} else {
+			memcpy(p->msg, msg, len);
+			p->len = len;
+			p->cookie_off = (size_t)(r.cookie.p - msg);
+			p->cookie_len = r.cookie.n;
+			snprintf(p->call_id, sizeof(p->call_id), "%s", call->call_id);
+			if (peer)
+				p->peer = *peer;
+			p->deadline_ms = now + c->turn_timeout_ms;
+			p->next = c->pending;
+			c->pending = p;
+			c->npending++;
+			*pending = true;
+			return 0;
+		}
+	}
 	if (n < 0)
 		return 0;
 	ng_cache_put(&c->cache, r.cookie.p, r.cookie.n, out, (size_t)n, now);
 	return (size_t)n;
+}
+
+/* Are leg b's relays of every section settled? Past the deadline, the pending are given up. */
+static bool relays_settled(struct ctl *c, struct ctl_call *call, bool give_up)
+{
+	bool done = true;
+
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		struct ctl_media *m = &call->media[i];
+
+		if (!m->active || !m->relay_b)
+			continue;
+		for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++) {
+			if (ctl_turn_state(c->turn, call->worker, m->slot_b, comp, NULL, NULL) != CTL_TURN_PENDING)
+				continue;
+			if (give_up)
+				ctl_turn_abort(c->turn, call->worker, m->slot_b, comp);
+			else
+				done = false;
+		}
+	}
+	return done;
+}
+
+/* The deferred offer reply: the request parsed again, the SDP rewritten with what the relays
+ * gave; the ICEWarn bits of failed relays in the reply's warning. */
+static long finish_pending(struct ctl *c, struct ctl_pending *p, struct ctl_call *call, char *out,
+			   size_t cap)
+{
+	struct ng_request r;
+	struct ng_benc_doc d;
+	char warn[256];
+	uint32_t bits = 0;
+	long n;
+	int wl;
+
+	memset(&r, 0, sizeof(r));
+	ng_benc_init(&d, c->nodes, NG_NODES_MAX);
+	if (ng_request_parse(&r, &d, p->msg, p->len) < 0)
+		return reply_error(c, &r, "offer no longer parses", out, cap);
+	if (!call)
+		return reply_error(c, &r, "call deleted while its relays were allocated", out, cap);
+	if (ctl_sdp_parse(c->sdp, r.sdp.p, r.sdp.n) < 0 || c->sdp->n_media != call->nmedia)
+		return reply_error(c, &r, "cannot parse SDP", out, cap);
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		struct ctl_media *m = &call->media[i];
+
+		if (m->active && m->relay_b) {
+			m->turn_warn_b |= leg_turn_warn(c, call, m);
+			for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++)
+				if (ctl_turn_state(c->turn, call->worker, m->slot_b, comp, NULL, NULL) ==
+				    CTL_TURN_FAILED)
+					bits |= m->turn_warn_b;
+		}
+	}
+	n = rewrite(c, &r, call, true, r.ice == NG_ICE_FORCE || r.ice == NG_ICE_FORCE_RELAY, c->out,
+		    REPLY_MAX);
+	if (n < 0)
+		return reply_error(c, &r, "cannot rewrite SDP", out, cap);
+	wl = ng_request_warning(&r, warn, sizeof(warn));
+	if (wl < 0)
+		wl = 0;
+	if (bits)
+		snprintf(warn + wl, sizeof(warn) - (size_t)wl, "%sTURN relay not allocated (ICEWarn 0x%x)",
+			 wl ? "; " : "", bits);
+	return ng_reply_ok(out, cap, r.cookie, c->out, (size_t)n, warn[0] ? warn : NULL);
+}
+
+size_t ctl_poll(struct ctl *c, uint64_t now, char *out, size_t cap, struct ctl_peer *peer)
+{
+	c->now_ms = now;
+	if (c->turn)
+		ctl_turn_poll(c->turn, now * 1000);
+	for (struct ctl_pending **pp = &c->pending; *pp; pp = &(*pp)->next) {
+		struct ctl_pending *p = *pp;
+		struct ctl_call *call = find_call(c, p->call_id);
+		long n;
+
+		if (call && !relays_settled(c, call, now >= p->deadline_ms))
+			continue;
+		n = finish_pending(c, p, call, out, cap);
+		*pp = p->next;
+		c->npending--;
+		if (n > 0) {
+			ng_cache_put(&c->cache, p->msg + p->cookie_off, p->cookie_len, out, (size_t)n, now);
+			*peer = p->peer;
+		}
+		free(p->msg);
+		free(p);
+		return n > 0 ? (size_t)n : 0;
+	}
+	return 0;
+}
+
+void ctl_turn_rx(struct ctl *c, unsigned worker, uint32_t slot, uint8_t comp,
+		 const struct ice_addr *from, const uint8_t *p, uint16_t len, uint64_t now)
+{
+	c->now_ms = now;
+	if (c->turn)
+		ctl_turn_input(c->turn, worker, slot, comp, from, p, len, now * 1000);
+}
+
+unsigned ctl_pending(const struct ctl *c)
+{
+	return c->npending;
+}
+
+struct ctl_turn *ctl_turn_mgr(const struct ctl *c)
+{
+	return c->turn;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl_config.h"
 #include "dp_cmd.h"
 
 #define CTL_MAX_WORKERS 16
@@ -20,6 +21,7 @@ struct ctl_cfg {
 	uint32_t slots_per_worker;
 	uint64_t seed;
 	bool trace_legs;         /* keep pjnath-style traces of every leg */
+	const struct ctl_turn_cfg *turn; /* TURN servers for relay candidates; NULL = none */
 };
 
 /* How the session manager reaches the workers. */
@@ -65,6 +67,35 @@ void ctl_free(struct ctl *c);
  */
 size_t ctl_handle(struct ctl *c, const char *msg, size_t len, char *out, size_t cap,
 		  uint64_t now_ms);
+
+/* Where a deferred reply goes: the caller's own bytes (a sockaddr, a connection number). */
+#define CTL_PEER_MAX 128
+struct ctl_peer {
+	uint32_t len;
+	uint8_t addr[CTL_PEER_MAX];
+};
+
+/**
+ * ctl_handle for a caller that can take a reply later: an offer whose relay candidates are
+ * being allocated returns 0 with *pending set, and its reply comes out of ctl_poll with
+ * this peer. A retransmission of a pending cookie is swallowed the same way (0, *pending);
+ * once answered, retransmissions get the cached reply.
+ */
+size_t ctl_handle_from(struct ctl *c, const char *msg, size_t len, char *out, size_t cap,
+		       uint64_t now_ms, const struct ctl_peer *peer, bool *pending);
+
+/** Run the TURN clients' timers and emit at most one deferred reply into out (its length,
+ *  0 when none is ready) with the peer it is for. Call until it returns 0. */
+size_t ctl_poll(struct ctl *c, uint64_t now_ms, char *out, size_t cap, struct ctl_peer *peer);
+
+/** A TURN response the worker received on the leg in (worker, slot), component comp. */
+void ctl_turn_rx(struct ctl *c, unsigned worker, uint32_t slot, uint8_t comp,
+		 const struct ice_addr *from, const uint8_t *p, uint16_t len, uint64_t now_ms);
+
+/** Offers waiting for their relays. */
+unsigned ctl_pending(const struct ctl *c);
+/** The TURN allocations manager (NULL without TURN servers). */
+struct ctl_turn *ctl_turn_mgr(const struct ctl *c);
 
 /** A worker handed a command back: free it (and note a failure). */
 void ctl_cmd_done(struct ctl *c, struct dp_cmd *cmd);

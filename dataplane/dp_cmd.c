@@ -67,6 +67,21 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 	case DP_CMD_DELETE:
 		r = dp_core_del_leg(c, cmd->slot);
 		break;
+	case DP_CMD_SEND:
+		r = dp_core_leg_send(c, cmd->slot, cmd->turn.comp, &cmd->turn.dst, cmd->turn.buf,
+				     cmd->turn.len);
+		break;
+	case DP_CMD_LOCAL_CAND:
+		r = dp_core_leg_add_relay(c, cmd->slot, cmd->turn.comp, &cmd->turn.relayed,
+					  &cmd->turn.dst, cmd->turn.local_pref);
+		break;
+	case DP_CMD_TURN_CHAN:
+		r = -EINVAL;
+		if (cmd->slot < c->nlegs && (c->legs[cmd->slot].flags & DP_LEG_USED) &&
+		    cmd->turn.comp >= 1 && cmd->turn.comp <= c->legs[cmd->slot].ncomp)
+			r = dp_turn_chan_set(&c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1],
+					     &cmd->turn.dst, cmd->turn.channel) ? 0 : -ENOSPC;
+		break;
 	default:
 		r = -EINVAL;
 		break;

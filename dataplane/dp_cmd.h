@@ -12,6 +12,9 @@ enum dp_cmd_type {
 	DP_CMD_CREATE = 1,   /* cfg at slot; pair with peer if set; remote candidates; start */
 	DP_CMD_REMOTE,       /* the other side's description: creds, candidates, start ICE */
 	DP_CMD_DELETE,
+	DP_CMD_SEND,         /* turn: a TURN request to the server from the leg's port */
+	DP_CMD_LOCAL_CAND,   /* turn: a relayed candidate (and its server) for the agent */
+	DP_CMD_TURN_CHAN,    /* turn: a channel bound to a peer */
 };
 
 struct dp_cmd {
@@ -28,6 +31,7 @@ struct dp_cmd {
 	char rc_fnd[DP_CMD_MAX_RC][33];
 	char rc_msid[DP_CMD_MAX_RC][65];
 	char rc_mspwd[DP_CMD_MAX_RC][33];
+	struct dp_turn_cmd turn; /* DP_CMD_SEND, DP_CMD_LOCAL_CAND, DP_CMD_TURN_CHAN */
 };
 
 /** Apply a command on the core that owns the slot; fills cmd->result. */

@@ -12,6 +12,7 @@
 #include "stun.h"
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x) __builtin_expect(!!(x), 1)
 
 const char *const dp_drop_names[DP_DROP_MAX] = {
 #define _(n, s) [DP_DROP_##n] = s,
@@ -169,7 +170,7 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 		r = ice_agent_init(&l->agent, &ic);
 		if (r)
 			return -EINVAL;
-		for (uint8_t comp = 1; comp <= l->ncomp; comp++) {
+		for (uint8_t comp = 1; comp <= l->ncomp && !cfg->relay_only; comp++) {
 			ice_addr_set_v4(&host, c->ip, (uint16_t)(cfg->port + comp - 1));
 			if (ice_agent_add_local(&l->agent, comp, ICE_CAND_HOST, &host, -1, 65535) < 0)
 				return -EINVAL;
@@ -202,6 +203,13 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 static bool leg_ok(const struct dp_core *c, uint32_t leg)
 {
 	return leg < c->nlegs && (c->legs[leg].flags & DP_LEG_USED);
+}
+
+static inline void drop_count(struct dp_core *c, struct dp_leg *l, enum dp_drop why)
+{
+	c->st.drops[why]++;
+	if (l)
+		l->st.drops[why]++;
 }
 
 int dp_core_del_leg(struct dp_core *c, uint32_t leg)
@@ -386,6 +394,106 @@ static inline const uint8_t *nexthop(struct dp_core *c, uint32_t ip)
 	return NULL;
 }
 
+/* A whole frame into f for the leg's TURN server: the dlen bytes at data (which may lie
+ * inside f) wrapped for peer, from the component's host port. 0 when it cannot go (counted). */
+static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const struct ice_addr *peer,
+			   uint8_t *f, uint16_t cap, const uint8_t *data, uint16_t dlen)
+{
+	struct dp_leg *l = &c->legs[idx];
+	const struct dp_turn_comp *tc = &l->turn.comp[comp - 1];
+	uint16_t head = dp_turn_head_len(tc, peer), n;
+	uint8_t tid[12];
+	const uint8_t *mac;
+
+	if ((uint32_t)DP_HDRS_LEN + head + dlen + DP_TURN_WRAP_MAX > cap) {
+		l->turn.drops++;
+		drop_count(c, l, DP_DROP_TOO_BIG);
+		return 0;
+	}
+	mac = nexthop(c, tc->srv_ip);
+	if (!mac) {
+		l->turn.drops++;
+		drop_count(c, l, DP_DROP_NO_NEXTHOP);
+		return 0;
+	}
+	if (head != 4) {
+		/* a Send indication's transaction id: the leg's RNG, no syscall */
+		uint64_t a = leg_rng(&c->rng[idx]), b = leg_rng(&c->rng[idx]);
+		memcpy(tid, &a, 8);
+		memcpy(tid + 8, &b, 4);
+	}
+	memmove(f + DP_HDRS_LEN + head, data, dlen);
+	n = dp_turn_wrap(tc, peer, f + DP_HDRS_LEN, head, dlen, tid);
+	l->turn.relayed_out++;
+	return dp_build_udp4(f, mac, c->mac, c->ip, (uint16_t)(l->port + comp - 1), tc->srv_ip,
+			     tc->srv_port, n, c->ip_id++, true);
+}
+
+/* The component whose relayed candidate is a, or 0. */
+static inline uint8_t relay_comp(const struct dp_leg *l, const struct ice_addr *a)
+{
+	for (uint8_t k = 0; k < l->ncomp; k++)
+		if (l->turn.comp[k].has_relay && ice_addr_eq(&l->turn.comp[k].relayed, a))
+			return (uint8_t)(k + 1);
+	return 0;
+}
+
+int dp_core_leg_send(struct dp_core *c, uint32_t leg, uint8_t comp, const struct ice_addr *to,
+		     const uint8_t *p, uint16_t len)
+{
+	struct dp_leg *l;
+	struct dp_turn_comp *tc;
+	const uint8_t *mac;
+	uint16_t n;
+
+	if (!leg_ok(c, leg) || comp < 1 || comp > c->legs[leg].ncomp || to->family != ICE_AF_INET ||
+	    !to->port || len == 0 || len > sizeof(c->scratch) - DP_HDRS_LEN)
+		return -EINVAL;
+	l = &c->legs[leg];
+	tc = &l->turn.comp[comp - 1];
+	/* what comes back from here on this component is the TURN server's */
+	tc->srv_ip = ice_addr_v4(to);
+	tc->srv_port = to->port;
+	l->flags |= DP_LEG_TURN;
+	mac = nexthop(c, tc->srv_ip);
+	if (!mac) {
+		/* the client retransmits; by then the server's MAC is known */
+		drop_count(c, l, DP_DROP_NO_NEXTHOP);
+		return 0;
+	}
+	memcpy(c->scratch + DP_HDRS_LEN, p, len);
+	n = dp_build_udp4(c->scratch, mac, c->mac, c->ip, (uint16_t)(l->port + comp - 1), tc->srv_ip,
+			  tc->srv_port, len, c->ip_id++, true);
+	l->st.pkts_out++;
+	l->st.bytes_out += n;
+	c->st.tx_generated++;
+	c->emit(c->emit_ctx, c->scratch, n);
+	return 0;
+}
+
+int dp_core_leg_add_relay(struct dp_core *c, uint32_t leg, uint8_t comp,
+			  const struct ice_addr *relayed, const struct ice_addr *server,
+			  uint16_t local_pref)
+{
+	struct dp_leg *l;
+	struct dp_turn_comp *tc;
+
+	if (!leg_ok(c, leg) || comp < 1 || comp > c->legs[leg].ncomp ||
+	    relayed->family != ICE_AF_INET || server->family != ICE_AF_INET || !server->port)
+		return -EINVAL;
+	l = &c->legs[leg];
+	tc = &l->turn.comp[comp - 1];
+	tc->srv_ip = ice_addr_v4(server);
+	tc->srv_port = server->port;
+	tc->relayed = *relayed;
+	tc->has_relay = 1;
+	l->flags |= DP_LEG_TURN;
+	if ((l->flags & DP_LEG_ICE) &&
+	    ice_agent_add_local(&l->agent, comp, ICE_CAND_RELAY, relayed, -1, local_pref) < 0)
+		return -ENOSPC;
+	return 0;
+}
+
 /* Send what the agent has queued, handle its events, re-arm its timer. */
 static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
 {
@@ -395,8 +503,23 @@ static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
 
 	while (ice_agent_poll_transmit(&l->agent, now, &out) == 1) {
 		uint32_t dip = ice_addr_v4(&out.to);
-		const uint8_t *mac = nexthop(c, dip);
+		const uint8_t *mac;
 		uint16_t n;
+		uint8_t rk;
+
+		if (unlikely(l->flags & DP_LEG_TURN) && (rk = relay_comp(l, &out.from)) != 0) {
+			/* from the relayed candidate: through the server, from the host port */
+			n = turn_encap(c, idx, rk, &out.to, c->scratch, sizeof(c->scratch),
+				       c->scratch + DP_HDRS_LEN, (uint16_t)out.len);
+			if (n) {
+				l->st.pkts_out++;
+				l->st.bytes_out += n;
+				c->st.tx_generated++;
+				c->emit(c->emit_ctx, c->scratch, n);
+			}
+			continue;
+		}
+		mac = nexthop(c, dip);
 
 		if (!mac || out.to.family != ICE_AF_INET) {
 			l->st.drops[DP_DROP_NO_NEXTHOP]++;
@@ -415,8 +538,11 @@ static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
 		switch (ev.type) {
 		case ICE_EV_SELECTED: {
 			struct ice_addr loc, rem;
-			if (ice_agent_selected(&l->agent, ev.comp, &loc, &rem) == 0)
+			if (ice_agent_selected(&l->agent, ev.comp, &loc, &rem) == 0) {
 				set_media(l, ev.comp - 1u, &rem, 2);
+				if (ev.comp <= 2)
+					l->turn.comp[ev.comp - 1].selected = relay_comp(l, &loc) == ev.comp;
+			}
 			break;
 		}
 		case ICE_EV_COMPLETED:
@@ -557,6 +683,8 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	uint32_t sip, li;
 	struct dp_leg *l;
 	uint8_t comp, b0;
+	struct ice_addr via_peer;
+	bool via = false;
 
 	c->st.rx++;
 	c->now = now;
@@ -603,6 +731,46 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	l->st.bytes_in += len;
 	if (plen == 0)
 		return drop(c, l, DP_DROP_UNKNOWN_PAYLOAD);
+	if (unlikely(l->flags & DP_LEG_TURN) && l->turn.comp[comp - 1].srv_port == sport &&
+	    l->turn.comp[comp - 1].srv_ip == sip) {
+		/* from the leg's TURN server: a response for the control thread, or data
+		 * relayed from a peer, demultiplexed again as if it had come from the peer
+		 * to the relayed address */
+		const struct dp_turn_comp *tc = &l->turn.comp[comp - 1];
+		const uint8_t *d;
+		uint16_t dl;
+		struct ice_addr src;
+
+		switch (dp_turn_classify(tc, pay, plen, &via_peer, &d, &dl)) {
+		case DP_TURN_RX_CONTROL:
+			ice_addr_set_v4(&src, sip, sport);
+			if (!c->turn_up || c->turn_up(c->turn_up_ctx, li - 1, comp, &src, pay, plen) < 0) {
+				l->turn.drops++;
+				return drop(c, l, DP_DROP_TURN_RING);
+			}
+			l->turn.to_control++;
+			return DP_VERDICT_CONSUMED;
+		case DP_TURN_RX_DATA:
+			if (!tc->has_relay || dl == 0)
+				goto turn_bad;
+			memmove(pay, d, dl);
+			plen = dl;
+			ulen = (uint16_t)(plen + DP_UDP_LEN);
+			tot = (uint16_t)(ihl + ulen);
+			dp_wr16(ip + 2, tot);
+			dp_wr16(udp + 4, ulen);
+			dp_wr16(udp + 6, 0); /* recomputed if it leaves again; 0 stays 0 on relay */
+			sip = ice_addr_v4(&via_peer);
+			sport = via_peer.port;
+			via = true;
+			l->turn.relayed_in++;
+			break;
+		default:
+		turn_bad:
+			l->turn.drops++;
+			return drop(c, l, DP_DROP_TURN);
+		}
+	}
 	b0 = pay[0];
 
 	/* RFC 7983 §7 demultiplexing on the first byte */
@@ -615,10 +783,25 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		if (!(l->flags & DP_LEG_ICE))
 			return drop(c, l, DP_DROP_STUN);
 		/* next hops are learned from checks (media follows them), not per media packet */
-		arp_learn(c, sip, f + 6);
-		ice_addr_set_v4(&local, c->ip, dport);
+		if (likely(!via)) {
+			arp_learn(c, sip, f + 6);
+			ice_addr_set_v4(&local, c->ip, dport);
+		} else {
+			local = l->turn.comp[comp - 1].relayed;
+		}
 		ice_addr_set_v4(&remote, sip, sport);
 		r = ice_agent_recv(&l->agent, now, &local, &remote, pay, plen, &reply);
+		if (unlikely(via) && r == ICE_RX_REPLIED) {
+			uint16_t n = turn_encap(c, li - 1, comp, &remote, f, cap, c->reply,
+						(uint16_t)reply.len);
+			drain(c, li - 1, now);
+			if (!n)
+				return DP_VERDICT_DROP;
+			*lenp = n;
+			l->st.pkts_out++;
+			l->st.bytes_out += n;
+			return DP_VERDICT_TX;
+		}
 		if (r == ICE_RX_REPLIED) {
 			uint8_t smac[6];
 			if (DP_HDRS_LEN + reply.len > cap) {
@@ -691,6 +874,21 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 
 		if (unlikely(!pl->media_state[pk]))
 			return drop(c, l, DP_DROP_NO_PATH);
+		if (unlikely(pl->flags & DP_LEG_TURN) && pl->turn.comp[pk].selected) {
+			/* the peer leg's selected pair is on its relay: wrapped, to its server */
+			uint16_t n = turn_encap(c, l->peer, (uint8_t)(pk + 1), &pl->media_remote[pk], f,
+						cap, pay, plen);
+			if (!n)
+				return DP_VERDICT_DROP;
+			*lenp = n;
+			pl->st.pkts_out++;
+			pl->st.bytes_out += n;
+			if ((pl->flags & DP_LEG_ICE) && now - pl->media_noted_us >= 1000000) {
+				pl->media_noted_us = now;
+				ice_agent_note_media_sent(&pl->agent, (uint8_t)(pk + 1), now);
+			}
+			return DP_VERDICT_TX;
+		}
 		mac = nexthop(c, dip);
 		if (unlikely(!mac))
 			return drop(c, l, DP_DROP_NO_NEXTHOP);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "dp_timer.h"
+#include "dp_turn.h"
 #include "ice_agent.h"
 
 #define DP_NO_LEG UINT32_MAX
@@ -33,7 +34,9 @@
 	_(NO_NEXTHOP, "next-hop MAC address unknown")                                          \
 	_(TOO_BIG, "reply larger than the buffer")                                             \
 	_(ARP_OTHER, "ARP not for a gateway address")                                          \
-	_(TX_FULL, "transmit queue full")
+	_(TX_FULL, "transmit queue full")                                                     \
+	_(TURN, "TURN datagram from the leg's server not usable")                             \
+	_(TURN_RING, "TURN response lost: control ring full")
 
 enum dp_drop {
 #define _(n, s) DP_DROP_##n,
@@ -83,6 +86,7 @@ struct dp_leg_cfg {
 	struct ice_addr default_remote[2]; /* c= / m= (and a=rtcp) of the peer's SDP */
 	uint32_t clock_hz;        /* RTP clock for jitter, 8000 default */
 	uint8_t iface;            /* media interface (local address) index; 0 = the first */
+	bool relay_only;          /* ICE=force-relay: no host candidates, relays come later */
 };
 
 struct dp_leg {
@@ -103,6 +107,7 @@ struct dp_leg {
 	uint32_t ice_events;
 	uint64_t ice_done_us;
 	char name[DP_LEG_NAME];
+	struct dp_turn_leg turn;  /* relays of the gateway's own (dp_turn.h); cold unless DP_LEG_TURN */
 	struct ice_agent agent;
 };
 
@@ -110,6 +115,7 @@ struct dp_leg {
 #define DP_LEG_ICE 0x02
 #define DP_LEG_TRACE 0x04
 #define DP_LEG_MUX 0x08
+#define DP_LEG_TURN 0x10          /* a TURN server is set on a component */
 
 struct dp_arp {
 	uint32_t ip;
@@ -157,6 +163,11 @@ struct dp_core {
 	void (*trace_sink)(void *ctx, const char *line);
 	void *trace_ctx;
 	uint64_t now;
+	/* TURN responses for the control thread (dp_turn.h): 0, or negative when its ring is
+	 * full (the response is dropped and counted; the client retransmits) */
+	int (*turn_up)(void *ctx, uint32_t leg, uint8_t comp, const struct ice_addr *from,
+		       const uint8_t *p, uint16_t len);
+	void *turn_up_ctx;
 };
 
 /** Set a core up for at most max_legs legs; memory comes from alloc (rte_zmalloc_socket
@@ -190,6 +201,13 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now_us, uint8_t *frame, u
 			   uint16_t cap);
 /** Fire due timers: checks, retransmissions, nomination, consent, keep-alives. */
 void dp_core_timers(struct dp_core *c, uint64_t now_us);
+/** Send a datagram from the leg's port of comp (a TURN request): 0 or -errno. */
+int dp_core_leg_send(struct dp_core *c, uint32_t leg, uint8_t comp, const struct ice_addr *to,
+		     const uint8_t *p, uint16_t len);
+/** Give a leg a relayed candidate on comp, allocated on server. */
+int dp_core_leg_add_relay(struct dp_core *c, uint32_t leg, uint8_t comp,
+			  const struct ice_addr *relayed, const struct ice_addr *server,
+			  uint16_t local_pref);
 /** Learn a next hop (static ARP entry or the default gateway). */
 void dp_core_arp_add(struct dp_core *c, uint32_t ip, const uint8_t mac[6]);
 
