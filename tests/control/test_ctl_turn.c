@@ -1,0 +1,577 @@
+/* Relay candidates for the gateway's legs: NG offers that wait for their TURN allocations,
+ * with a real packet core in the middle and a scripted TURN server behind it. The commands,
+ * the frames the core sends from the leg's port and the responses it hands back all travel
+ * the way they do in the daemon, only synchronously. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "ctl_session.h"
+#include "ctl_turn.h"
+#include "dp_cmd.h"
+#include "dp_pkt.h"
+#include "ng_bencode.h"
+#include "stun.h"
+
+#define GW_IP 0xcb007101u /* 203.0.113.1 */
+#define NOW_US(ms) ((uint64_t)(ms) * 1000)
+
+struct fsrv {
+	struct ice_addr addr;
+	const char *pass;        /* the server's idea of alice's password */
+	bool silent;             /* unreachable: never answers */
+	bool redirect;           /* Allocate answered 300 with ALTERNATE-SERVER alt */
+	struct ice_addr alt;
+	struct ice_addr relayed;
+	unsigned seen[16];       /* requests by method */
+	uint32_t last_lifetime;
+	unsigned nperm;
+	struct ice_addr perm[8];
+};
+
+struct frame {
+	uint16_t len;
+	uint8_t b[1600];
+};
+
+struct fake {
+	struct dp_core core;
+	struct ctl *ctl;
+	unsigned failed;
+	struct frame q[64];
+	unsigned nq;
+	unsigned dropped;
+	unsigned rx_dropped;     /* server answers the core did not take */
+	struct fsrv srv[3];
+	unsigned nsrv;
+	uint64_t now_ms;
+};
+
+static int fake_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
+{
+	struct fake *f = ctx;
+
+	(void)w;
+	dp_cmd_apply(&f->core, cmd, NOW_US(f->now_ms));
+	if (cmd->result < 0) {
+		f->failed++;
+		fprintf(stderr, "command %u on slot %u failed: %d\n", cmd->type, cmd->slot, cmd->result);
+	}
+	free(cmd);
+	return 0;
+}
+
+static const struct dp_leg *fake_view(void *ctx, unsigned w, uint32_t slot)
+{
+	struct fake *f = ctx;
+
+	(void)w;
+	return slot < f->core.nlegs ? &f->core.legs[slot] : NULL;
+}
+
+static void emit_q(void *ctx, const uint8_t *frame, uint16_t len)
+{
+	struct fake *f = ctx;
+
+	if (f->nq == 64 || len > sizeof(f->q[0].b)) {
+		f->dropped++;
+		return;
+	}
+	memcpy(f->q[f->nq].b, frame, len);
+	f->q[f->nq++].len = len;
+}
+
+static int turn_up(void *ctx, uint32_t leg, uint8_t comp, const struct ice_addr *from,
+		   const uint8_t *p, uint16_t len)
+{
+	struct fake *f = ctx;
+
+	ctl_turn_rx(f->ctl, 0, leg, comp, from, p, len, f->now_ms);
+	return 0;
+}
+
+/* The scripted server: long-term credentials with a 401 challenge (RFC 8656 §7.2). */
+static int serve(struct fsrv *s, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
+{
+	struct stun_msg m;
+	struct stun_builder b;
+	struct stun_key k;
+	uint32_t life = TURN_DEFAULT_LIFETIME_S;
+	struct ice_addr peer;
+
+	if (stun_parse(&m, req, len, 0) != 0 || m.cls != STUN_C_REQUEST)
+		return 0;
+	s->seen[m.method & 15]++;
+	stun_key_init_long_term(&k, "alice", "test.realm", s->pass);
+	if (!m.mi_off || stun_msg_check_integrity(&m, &k, STUN_MI_RFC) != 0) {
+		stun_build_init(&b, out, cap, stun_type(m.method, STUN_C_ERROR), stun_msg_tid(&m), 0);
+		stun_build_error(&b, 401, "Unauthorized");
+		stun_build_str(&b, STUN_A_REALM, "test.realm");
+		stun_build_str(&b, STUN_A_NONCE, "n0nce");
+		return stun_build_finish(&b);
+	}
+	if (m.method == TURN_M_ALLOCATE && s->redirect) {
+		stun_build_init(&b, out, cap, stun_type(m.method, STUN_C_ERROR), stun_msg_tid(&m), 0);
+		stun_build_error(&b, 300, "Try Alternate");
+		stun_build_addr(&b, STUN_A_ALTERNATE_SERVER, &s->alt);
+		stun_build_integrity(&b, &k, STUN_MI_RFC);
+		return stun_build_finish(&b);
+	}
+	stun_msg_get_u32(&m, TURN_A_LIFETIME, &life);
+	if (m.method == TURN_M_REFRESH)
+		s->last_lifetime = life;
+	if (m.method == TURN_M_CREATE_PERMISSION &&
+	    stun_msg_get_addr(&m, TURN_A_XOR_PEER_ADDRESS, &peer) == 0 && s->nperm < 8)
+		s->perm[s->nperm++] = peer;
+	stun_build_init(&b, out, cap, stun_type(m.method, STUN_C_SUCCESS), stun_msg_tid(&m), 0);
+	if (m.method == TURN_M_ALLOCATE) {
+		struct ice_addr mapped;
+
+		ice_addr_set_v4(&mapped, GW_IP, 30000);
+		stun_build_addr(&b, TURN_A_XOR_RELAYED_ADDRESS, &s->relayed);
+		stun_build_addr(&b, STUN_A_XOR_MAPPED_ADDRESS, &mapped);
+	}
+	if (m.method == TURN_M_ALLOCATE || m.method == TURN_M_REFRESH)
+		stun_build_u32(&b, TURN_A_LIFETIME, life);
+	stun_build_integrity(&b, &k, STUN_MI_RFC);
+	stun_build_fingerprint(&b, false);
+	return stun_build_finish(&b);
+}
+
+/* Deliver what the core sent to the servers, and their answers to the core, until quiet. */
+static void pump(struct fake *f)
+{
+	for (unsigned guard = 0; guard < 200 && f->nq; guard++) {
+		struct frame fr = f->q[0];
+		uint8_t *ip = fr.b + DP_ETH_LEN, *udp = ip + DP_IP4_LEN;
+		struct ice_addr dst, src;
+		uint8_t resp[1500], rf[1600];
+		int rn;
+		uint16_t rl;
+
+		memmove(&f->q[0], &f->q[1], (f->nq - 1) * sizeof(f->q[0]));
+		f->nq--;
+		if (fr.len < DP_HDRS_LEN || dp_rd16(fr.b + 12) != DP_ETHERTYPE_IP4)
+			continue;
+		ice_addr_set_v4(&dst, dp_rd32(ip + 16), dp_rd16(udp + 2));
+		ice_addr_set_v4(&src, dp_rd32(ip + 12), dp_rd16(udp));
+		for (unsigned i = 0; i < f->nsrv; i++) {
+			struct fsrv *s = &f->srv[i];
+
+			if (!ice_addr_eq(&dst, &s->addr) || s->silent)
+				continue;
+			rn = serve(s, fr.b + DP_HDRS_LEN, (size_t)(fr.len - DP_HDRS_LEN), resp, sizeof(resp));
+			if (rn <= 0)
+				continue;
+			memcpy(rf + DP_HDRS_LEN, resp, (size_t)rn);
+			rl = dp_build_udp4(rf, f->core.mac, (const uint8_t[6]){2, 0, 0, 0, 0, 9},
+					   ice_addr_v4(&s->addr), s->addr.port, GW_IP, src.port,
+					   (uint16_t)rn, 1, true);
+			if (dp_core_rx(&f->core, NOW_US(f->now_ms), rf, &rl, sizeof(rf)) !=
+			    DP_VERDICT_CONSUMED)
+				f->rx_dropped++;
+		}
+	}
+}
+
+static struct ctl *mk(struct fake *f, const struct ctl_turn_cfg *tc)
+{
+	struct ctl_cfg cfg = {
+		.local_ip = GW_IP, .port_min = 30000, .port_max = 30100, .max_sessions = 100,
+		.nworkers = 1, .slots_per_worker = 64, .seed = 5, .turn = tc,
+	};
+	struct ctl_backend be = {.submit = fake_submit, .view = fake_view, .ctx = f};
+	const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(dp_core_init(&f->core, GW_IP, mac, 64, 1, calloc, 1000000), 0);
+	f->core.emit = emit_q;
+	f->core.emit_ctx = f;
+	f->core.turn_up = turn_up;
+	f->core.turn_up_ctx = f;
+	memcpy(f->core.gw_mac, (const uint8_t[6]){2, 0, 0, 0, 0, 9}, 6);
+	f->core.have_gw_mac = true;
+	f->now_ms = 1000;
+	f->ctl = ctl_new(&cfg, &be);
+	assert_non_null(f->ctl);
+	return f->ctl;
+}
+
+static void add_srv(struct fake *f, struct ctl_turn_cfg *tc, const char *addr, const char *relayed)
+{
+	struct fsrv *s = &f->srv[f->nsrv++];
+
+	assert_int_equal(ice_addr_parse(&s->addr, addr), 0);
+	assert_int_equal(ice_addr_parse(&s->relayed, relayed), 0);
+	s->pass = "secret";
+	if (tc)
+		tc->server[tc->n_server++] = s->addr;
+}
+
+static void turn_cfg(struct ctl_turn_cfg *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	snprintf(tc->user, sizeof(tc->user), "alice");
+	snprintf(tc->pass, sizeof(tc->pass), "secret");
+	tc->timeout_ms = 2000;
+}
+
+static const char offer_sdp[] =
+	"v=0\r\n"
+	"o=alice 1 1 IN IP4 192.0.2.10\r\n"
+	"s=-\r\n"
+	"c=IN IP4 192.0.2.10\r\n"
+	"t=0 0\r\n"
+	"a=ice-ufrag:aliu\r\n"
+	"a=ice-pwd:alicepasswordalicepass1\r\n"
+	"m=audio 40000 RTP/AVP 0\r\n"
+	"a=rtcp-mux\r\n"
+	"a=candidate:1 1 UDP 2130706431 192.0.2.10 40000 typ host\r\n";
+
+static const char answer_sdp[] =
+	"v=0\r\n"
+	"o=bob 1 1 IN IP4 198.51.100.20\r\n"
+	"s=-\r\n"
+	"c=IN IP4 198.51.100.20\r\n"
+	"t=0 0\r\n"
+	"m=audio 50000 RTP/AVP 0\r\n"
+	"a=rtcp-mux\r\n"
+	"a=ice-ufrag:bobu\r\n"
+	"a=ice-pwd:bobpasswordbobpassword1\r\n"
+	"a=candidate:7 1 UDP 2130706431 198.51.100.20 50000 typ host\r\n"
+	"a=candidate:8 1 UDP 1694498815 198.51.100.99 50002 typ srflx raddr 198.51.100.20 rport 50000\r\n";
+
+static size_t ng_msg(char *out, size_t cap, const char *cookie, const char *cmd, const char *callid,
+		     const char *to, const char *sdp, const char *ice)
+{
+	int n = snprintf(out, cap, "%s d", cookie);
+
+	if (ice)
+		n += snprintf(out + n, cap - (size_t)n, "3:ICE%zu:%s", strlen(ice), ice);
+	n += snprintf(out + n, cap - (size_t)n, "7:call-id%zu:%s", strlen(callid), callid);
+	n += snprintf(out + n, cap - (size_t)n, "7:command%zu:%s", strlen(cmd), cmd);
+	n += snprintf(out + n, cap - (size_t)n, "8:from-tag4:ftag");
+	if (sdp)
+		n += snprintf(out + n, cap - (size_t)n, "3:sdp%zu:%s", strlen(sdp), sdp);
+	if (to)
+		n += snprintf(out + n, cap - (size_t)n, "6:to-tag4:ttag");
+	n += snprintf(out + n, cap - (size_t)n, "e");
+	return (size_t)n;
+}
+
+static struct ng_benc_node nodes[2048];
+
+static const struct ng_benc_node *reply_dict(struct ng_benc_doc *d, const char *buf, size_t len,
+					    const char *cookie)
+{
+	size_t cl = strlen(cookie);
+
+	assert_true(len > cl + 1);
+	assert_memory_equal(buf, cookie, cl);
+	ng_benc_init(d, nodes, 2048);
+	assert_int_equal(ng_benc_parse(d, buf + cl + 1, len - cl - 1), 0);
+	return ng_benc_at(d, 0);
+}
+
+static bool get_str(const struct ng_benc_doc *d, const struct ng_benc_node *dict, const char *key,
+		    char *out, size_t cap)
+{
+	const struct ng_benc_node *n = ng_benc_dict_get(d, dict, key);
+
+	if (!n)
+		return false;
+	assert_true(n->len < cap);
+	memcpy(out, n->str, n->len);
+	out[n->len] = 0;
+	return true;
+}
+
+/* ICEWarn of leg b (the second leg of the only section) from a query. */
+static int64_t query_warn_b(struct fake *f, const char *callid, char *relayed, size_t cap)
+{
+	static char msg[1024], out[65536];
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict, *legs, *lb, *w;
+	size_t n = ng_msg(msg, sizeof(msg), "q1", "query", callid, NULL, NULL, NULL);
+
+	n = ctl_handle(f->ctl, msg, n, out, sizeof(out), f->now_ms);
+	msg[1]++; /* a fresh cookie for the next query */
+	dict = reply_dict(&d, out, n, "q1");
+	legs = ng_benc_dict_get(&d, dict, "legs");
+	assert_non_null(legs);
+	lb = ng_benc_first(&d, legs);
+	assert_non_null(lb);
+	lb = ng_benc_next(&d, lb);
+	assert_non_null(lb);
+	w = ng_benc_dict_get(&d, lb, "ICEWarn");
+	assert_non_null(w);
+	if (relayed) {
+		relayed[0] = 0;
+		get_str(&d, lb, "relayed-address", relayed, cap);
+	}
+	return w->ival;
+}
+
+/* Offer, then poll until the deferred reply comes out; returns its SDP and warning. */
+static void offer_deferred(struct fake *f, const char *cookie, const char *callid, const char *ice,
+			   uint32_t wait_ms, char *sdp, size_t cap, char *warn, size_t wcap)
+{
+	static char msg[8192], out[65536];
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict;
+	struct ctl_peer peer = {.len = 3, .addr = {7, 8, 9}}, got;
+	bool pending;
+	size_t n = ng_msg(msg, sizeof(msg), cookie, "offer", callid, NULL, offer_sdp, ice), rl;
+	char res[32];
+
+	rl = ctl_handle_from(f->ctl, msg, n, out, sizeof(out), f->now_ms, &peer, &pending);
+	assert_int_equal(rl, 0);
+	assert_true(pending);
+	assert_int_equal(ctl_pending(f->ctl), 1);
+	/* the proxy's retransmission is swallowed while the relays are allocated */
+	rl = ctl_handle_from(f->ctl, msg, n, out, sizeof(out), f->now_ms, &peer, &pending);
+	assert_int_equal(rl, 0);
+	assert_true(pending);
+	pump(f);
+	rl = 0;
+	for (uint32_t t = 0; t <= wait_ms && !rl; t += 100) {
+		f->now_ms += 100;
+		memset(&got, 0, sizeof(got));
+		rl = ctl_poll(f->ctl, f->now_ms, out, sizeof(out), &got);
+		pump(f);
+	}
+	assert_true(rl > 0);
+	assert_int_equal(got.len, 3);
+	assert_memory_equal(got.addr, peer.addr, 3);
+	assert_int_equal(ctl_pending(f->ctl), 0);
+	dict = reply_dict(&d, out, rl, cookie);
+	assert_true(get_str(&d, dict, "result", res, sizeof(res)));
+	assert_string_equal(res, "ok");
+	assert_true(get_str(&d, dict, "sdp", sdp, cap));
+	warn[0] = 0;
+	get_str(&d, dict, "warning", warn, wcap);
+	/* answered: a later retransmission gets the same reply from the cache */
+	{
+		static char out2[65536];
+		size_t r2 = ctl_handle_from(f->ctl, msg, n, out2, sizeof(out2), f->now_ms, &peer, &pending);
+		assert_false(pending);
+		assert_int_equal(r2, rl);
+		assert_memory_equal(out2, out, rl);
+	}
+}
+
+static const struct dp_leg *leg_b(struct fake *f)
+{
+	for (uint32_t i = 0; i < f->core.nlegs; i++)
+		if ((f->core.legs[i].flags & DP_LEG_USED) && strstr(f->core.legs[i].name, "0b"))
+			return &f->core.legs[i];
+	return NULL;
+}
+
+static void test_force_relay_flow(void **state)
+{
+	static struct fake f;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], msg[8192], out[65536], rel[64];
+	const struct dp_leg *lb;
+	size_t n;
+
+	(void)state;
+	turn_cfg(&tc);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.200:3478");
+	mk(&f, &tc);
+	add_srv(&f, NULL, "192.0.2.200:3478", "192.0.2.200:49152");
+	offer_deferred(&f, "o1", "call-r@x", "force-relay", 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	/* only the relay is advertised, with a relay priority (type preference 0) */
+	assert_non_null(strstr(sdp, "a=candidate:2 1 UDP 16777215 192.0.2.200 49152 typ relay raddr 203.0.113.1 rport "));
+	assert_null(strstr(sdp, "typ host"));
+	assert_string_equal(warn, "");
+	assert_int_equal(f.srv[0].seen[TURN_M_ALLOCATE], 2); /* unsigned, 401, signed */
+	/* the leg's agent has it, its own base, and no host candidate */
+	lb = leg_b(&f);
+	assert_non_null(lb);
+	assert_int_equal(lb->agent.nlocal, 1);
+	assert_int_equal(lb->agent.local[0].type, ICE_CAND_RELAY);
+	assert_int_equal(lb->agent.local[0].prio, 16777215u);
+	assert_true(lb->flags & DP_LEG_TURN);
+	assert_true(lb->turn.comp[0].has_relay);
+	assert_int_equal(query_warn_b(&f, "call-r@x", rel, sizeof(rel)), 0);
+	assert_string_equal(rel, "192.0.2.200:49152");
+
+	/* the answer: a permission for every address it names, before the checks */
+	n = ng_msg(msg, sizeof(msg), "a1", "answer", "call-r@x", "ttag", answer_sdp, NULL);
+	assert_true(ctl_handle(f.ctl, msg, n, out, sizeof(out), f.now_ms) > 0);
+	pump(&f);
+	assert_true(f.srv[0].seen[TURN_M_CREATE_PERMISSION] >= 1);
+	{
+		struct ice_addr a, b;
+		bool ha = false, hb = false;
+		ice_addr_parse(&a, "198.51.100.20:0");
+		ice_addr_parse(&b, "198.51.100.99:0");
+		for (unsigned i = 0; i < f.srv[0].nperm; i++) {
+			ha |= ice_addr_eq_ip(&f.srv[0].perm[i], &a);
+			hb |= ice_addr_eq_ip(&f.srv[0].perm[i], &b);
+		}
+		assert_true(ha && hb);
+	}
+	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->allocated, 1);
+
+	/* delete: Deallocate (Refresh with LIFETIME 0) from the leg's port, then the leg goes */
+	f.srv[0].last_lifetime = 99;
+	n = ng_msg(msg, sizeof(msg), "d1", "delete", "call-r@x", NULL, NULL, NULL);
+	assert_true(ctl_handle(f.ctl, msg, n, out, sizeof(out), f.now_ms) > 0);
+	assert_int_equal(f.rx_dropped, 0);
+	pump(&f);
+	/* its answer finds the leg gone: dropped on the core, nothing left to answer it */
+	assert_int_equal(f.rx_dropped, 1);
+	assert_int_equal(f.core.st.drops[DP_DROP_NO_LEG], 1);
+	assert_int_equal(f.srv[0].seen[TURN_M_REFRESH], 1);
+	assert_int_equal(f.srv[0].last_lifetime, 0);
+	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->active, 0);
+	assert_int_equal(f.core.active, 0);
+	assert_int_equal(f.failed, 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+/* Without force-relay, TURN configured: host and relay both, host first. */
+static void test_default_host_and_relay(void **state)
+{
+	static struct fake f;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256];
+	char *h, *r;
+
+	(void)state;
+	turn_cfg(&tc);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.200:3478");
+	mk(&f, &tc);
+	add_srv(&f, NULL, "192.0.2.200:3478", "192.0.2.200:49152");
+	offer_deferred(&f, "o2", "call-d@x", NULL, 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	h = strstr(sdp, "typ host");
+	r = strstr(sdp, "typ relay");
+	assert_non_null(h);
+	assert_non_null(r);
+	assert_true(h < r);
+	assert_int_equal(leg_b(&f)->agent.nlocal, 2);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+/* Failures: the offer is still answered, without relays, its warning and the leg's ICEWarn
+ * naming the cause (seed 000). */
+static void fail_case(const char *what, uint32_t expect_warn, bool expect_relay)
+{
+	static struct fake f;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], rel[64];
+	struct fsrv s0, s1;
+	char bits[32];
+
+	turn_cfg(&tc);
+	memset(&s0, 0, sizeof(s0));
+	memset(&s1, 0, sizeof(s1));
+	ice_addr_parse(&s0.addr, "192.0.2.200:3478");
+	ice_addr_parse(&s0.relayed, "192.0.2.200:49152");
+	ice_addr_parse(&s1.addr, "192.0.2.201:3478");
+	ice_addr_parse(&s1.relayed, "192.0.2.201:50000");
+	s0.pass = s1.pass = "secret";
+	if (!strcmp(what, "credentials"))
+		s0.pass = "other";
+	else if (!strcmp(what, "unreachable"))
+		s0.silent = true;
+	else if (!strcmp(what, "alternate")) {
+		s0.redirect = true;
+		s0.alt = s1.addr;
+	}
+	if (strcmp(what, "none"))
+		tc.server[tc.n_server++] = s0.addr;
+	if (!strcmp(what, "several"))
+		tc.server[tc.n_server++] = s1.addr, s0.silent = true;
+	mk(&f, &tc);
+	f.srv[0] = s0;
+	f.srv[1] = s1;
+	f.nsrv = 2;
+	if (!strcmp(what, "none")) {
+		/* force-relay without TURN: answered at once, no candidates, 0x80000 */
+		static char msg[8192], out[65536];
+		bool pending;
+		size_t n = ng_msg(msg, sizeof(msg), "x1", "offer", "call-f@x", NULL, offer_sdp, "force-relay");
+		struct ng_benc_doc d;
+		const struct ng_benc_node *dict;
+
+		n = ctl_handle_from(f.ctl, msg, n, out, sizeof(out), f.now_ms, NULL, &pending);
+		assert_false(pending);
+		dict = reply_dict(&d, out, n, "x1");
+		assert_true(get_str(&d, dict, "sdp", sdp, sizeof(sdp)));
+	} else {
+		offer_deferred(&f, "x1", "call-f@x", "force-relay", 3000, sdp, sizeof(sdp), warn,
+			       sizeof(warn));
+		snprintf(bits, sizeof(bits), "0x%x", expect_warn);
+		if (!expect_relay)
+			assert_non_null(strstr(warn, bits));
+	}
+	assert_null(strstr(sdp, "typ host"));
+	if (expect_relay)
+		assert_non_null(strstr(sdp, "typ relay"));
+	else
+		assert_null(strstr(sdp, "a=candidate"));
+	/* the call goes on: its media address is still the gateway's */
+	assert_non_null(strstr(sdp, "c=IN IP4 203.0.113.1"));
+	assert_int_equal(query_warn_b(&f, "call-f@x", rel, sizeof(rel)), expect_warn);
+	if (expect_relay)
+		assert_string_equal(rel, "192.0.2.201:50000");
+	assert_int_equal(f.failed, 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+static void test_wrong_credentials(void **state)
+{
+	(void)state;
+	fail_case("credentials", TURN_WARN_CREDENTIALS, false);
+}
+
+static void test_unreachable(void **state)
+{
+	(void)state;
+	fail_case("unreachable", TURN_WARN_UNREACHABLE, false);
+}
+
+static void test_alternate_server(void **state)
+{
+	(void)state;
+	fail_case("alternate", TURN_WARN_ALTERNATE, true);
+}
+
+static void test_no_turn_configured(void **state)
+{
+	(void)state;
+	fail_case("none", CTL_TURN_WARN_NO_SERVER, false);
+}
+
+static void test_several_servers_failover(void **state)
+{
+	(void)state;
+	fail_case("several", CTL_TURN_WARN_SEVERAL | TURN_WARN_UNREACHABLE, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_force_relay_flow),
+		cmocka_unit_test(test_default_host_and_relay),
+		cmocka_unit_test(test_wrong_credentials),
+		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_alternate_server),
+		cmocka_unit_test(test_no_turn_configured),
+		cmocka_unit_test(test_several_servers_failover),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
