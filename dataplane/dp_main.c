@@ -321,6 +321,89 @@ static struct ng_tcp_conn {
 static volatile bool worker_done;
 static uint64_t last_poll_tsc;
 
+/* ---- TURN responses worker -> control: preallocated buffers on two rings (no malloc on the
+ * worker); a full ring drops the response (counted) and the client retransmits. */
+#define TURN_MSGS 1024
+struct turn_msg {
+	uint32_t leg;
+	uint8_t comp;
+	uint16_t len;
+	struct ice_addr from;
+	uint8_t data[1500];
+};
+static struct ctl_turn_cfg TURN_CFG;
+static uint64_t mono_ms(void);
+static struct turn_msg *turn_msgs;
+static struct rte_ring *turn_free, *turn_up_ring;
+
+static int turn_up(void *ctx, uint32_t leg, uint8_t comp, const struct ice_addr *from,
+		   const uint8_t *p, uint16_t len)
+{
+	struct turn_msg *m;
+
+	(void)ctx;
+	if (len > sizeof(m->data) || rte_ring_sc_dequeue(turn_free, (void **)&m) != 0)
+		return -ENOBUFS;
+	m->leg = leg;
+	m->comp = comp;
+	m->from = *from;
+	m->len = len;
+	memcpy(m->data, p, len);
+	rte_ring_sp_enqueue(turn_up_ring, m); /* as many slots as buffers: cannot be full */
+	return 0;
+}
+
+static int turn_rings_init(void)
+{
+	if (!TURN_CFG.n_server)
+		return 0;
+	turn_msgs = rte_zmalloc("icegw_turn", TURN_MSGS * sizeof(*turn_msgs), RTE_CACHE_LINE_SIZE);
+	turn_free = rte_ring_create("icegw_turn_free", TURN_MSGS * 2, (int)rte_socket_id(),
+				    RING_F_SP_ENQ | RING_F_SC_DEQ);
+	turn_up_ring = rte_ring_create("icegw_turn_up", TURN_MSGS * 2, (int)rte_socket_id(),
+				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!turn_msgs || !turn_free || !turn_up_ring)
+		return -ENOMEM;
+	for (unsigned i = 0; i < TURN_MSGS; i++)
+		rte_ring_sp_enqueue(turn_free, &turn_msgs[i]);
+	W->core.turn_up = turn_up;
+	W->core.turn_up_ctx = W;
+	return 0;
+}
+
+static void turn_drain(void)
+{
+	void *m[32];
+	unsigned n;
+
+	if (!turn_up_ring)
+		return;
+	while ((n = rte_ring_sc_dequeue_burst(turn_up_ring, m, 32, NULL)) > 0)
+		for (unsigned i = 0; i < n; i++) {
+			struct turn_msg *t = m[i];
+			ctl_turn_rx(CTL, 0, t->leg, t->comp, &t->from, t->data, t->len, mono_ms());
+			rte_ring_sp_enqueue(turn_free, t);
+		}
+}
+
+/* A deferred NG reply (an offer that waited for its relays) to whoever asked: a UDP peer's
+ * sockaddr, or "T" and a TCP connection's index. */
+static void ng_send_deferred(void)
+{
+	static char out[65536];
+	struct ctl_peer peer;
+	size_t rl;
+
+	while ((rl = ctl_poll(CTL, mono_ms(), out, sizeof(out), &peer)) > 0) {
+		if (peer.len == 2 && peer.addr[0] == 'T') {
+			if (peer.addr[1] < NG_TCP_CONNS && ng_conns[peer.addr[1]].fd >= 0)
+				(void)send(ng_conns[peer.addr[1]].fd, out, rl, MSG_NOSIGNAL);
+		} else if (peer.len) {
+			sendto(ng_fd, out, rl, 0, (struct sockaddr *)peer.addr, peer.len);
+		}
+	}
+}
+
 static int be_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
 {
 	(void)ctx;
@@ -411,7 +494,10 @@ static void ng_tcp_serve(void)
 				break;
 			}
 			while ((n = ng_stream_next(&cn->st, &msg)) > 0) {
-				size_t rl = ctl_handle(CTL, msg, (size_t)n, out, sizeof(out), mono_ms());
+				struct ctl_peer peer = {.len = 2, .addr = {'T', (uint8_t)i}};
+				bool pending;
+				size_t rl = ctl_handle_from(CTL, msg, (size_t)n, out, sizeof(out), mono_ms(),
+							    &peer, &pending);
 				if (rl && send(cn->fd, out, rl, MSG_NOSIGNAL) < 0)
 					bad = true;
 			}
@@ -452,10 +538,20 @@ static void control_poll(void)
 
 		if (r <= 0)
 			break;
-		rl = ctl_handle(CTL, in, (size_t)r, out, sizeof(out), mono_ms());
+		{
+			struct ctl_peer peer;
+			bool pending;
+
+			peer.len = fl <= sizeof(peer.addr) ? (uint32_t)fl : 0;
+			memcpy(peer.addr, &from, peer.len);
+			rl = ctl_handle_from(CTL, in, (size_t)r, out, sizeof(out), mono_ms(), &peer,
+					     &pending);
+		}
 		if (rl)
 			sendto(ng_fd, out, rl, 0, (struct sockaddr *)&from, fl);
 	}
+	turn_drain();
+	ng_send_deferred();
 	if (metrics_fd >= 0)
 		metrics_serve();
 	if (ng_tcp_fd >= 0)
@@ -712,6 +808,9 @@ static void usage(FILE *f)
 		"  --advertise IP      address written into SDP (default: --ip)\n"
 		"  --port-min N, --port-max N   media port range (default 30000-39999)\n"
 		"  --max-sessions N    calls at most (default: what the legs allow)\n"
+		"  --turn-server IP:PORT (repeatable), --turn-username U, --turn-password P,\n"
+		"  --turn-realm R, --turn-timeout-ms N\n"
+		"                      TURN relays for the legs (docs/operations.md)\n"
 		"  --help, --version\n");
 }
 
@@ -789,10 +888,34 @@ static int load_config_file(const char *path)
 	if (cfg.n_iface > 1)
 		fprintf(stderr, "icegw: %s: %u interfaces; the dataplane uses the first (%s) only\n",
 			path, cfg.n_iface, cfg.iface[0].name);
+	TURN_CFG = cfg.turn;
 	O.ng = ice_addr_fmt(&cfg.listen_ng, ng_spec, sizeof(ng_spec));
 	O.port_min = cfg.port_min;
 	O.port_max = cfg.port_max;
 	O.max_sessions = cfg.max_sessions;
+	return 0;
+}
+
+/* --turn-*: the same keys as the file's; a --turn-server on the command line replaces the
+ * file's list. */
+static int turn_option(const struct option *lo, int c, const char *v)
+{
+	static bool servers_from_cli;
+	struct ctl_config_err e;
+	const char *key = NULL;
+
+	for (const struct option *o = lo; o->name; o++)
+		if (o->val == c)
+			key = o->name;
+	if (c == 1000 && !servers_from_cli) {
+		servers_from_cli = true;
+		TURN_CFG.n_server = 0;
+	}
+	memset(&e, 0, sizeof(e));
+	if (!key || ctl_config_set_turn(&TURN_CFG, key, v, &e) < 0) {
+		fprintf(stderr, "icegw: --%s: %s\n", key ? key : "turn", e.msg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -820,6 +943,12 @@ static int parse_opts(int argc, char **argv)
 		{"config-file", required_argument, NULL, 'C'},
 		{"listen-ng", required_argument, NULL, 'n'},
 		{"interface", required_argument, NULL, 'I'},
+		{"turn-server", required_argument, NULL, 1000},
+		{"turn-username", required_argument, NULL, 1001},
+		{"turn-password", required_argument, NULL, 1002},
+		{"turn-realm", required_argument, NULL, 1003},
+		{"turn-ms", required_argument, NULL, 1004},
+		{"turn-timeout-ms", required_argument, NULL, 1005},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -948,6 +1077,10 @@ static int parse_opts(int argc, char **argv)
 			O.max_sessions = (uint32_t)v;
 			break;
 		}
+		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
+			if (turn_option(lo, c, optarg) < 0)
+				return -1;
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("icegw %s\n", ICEGW_VERSION); exit(0);
 		default: usage(stderr); return -1;
@@ -955,6 +1088,16 @@ static int parse_opts(int argc, char **argv)
 	}
 	if (optind != argc) {
 		fprintf(stderr, "icegw: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (TURN_CFG.n_server && (!TURN_CFG.user[0] || !TURN_CFG.pass[0])) {
+		fprintf(stderr, "icegw: turn-server needs turn-username and turn-password\n");
+		return -1;
+	}
+	if (TURN_CFG.ms_turn) {
+		/* the dataplane wraps relayed data the RFC 8656 way only (docs/operations.md) */
+		fprintf(stderr, "icegw: turn-ms: MS-TURN relays for legs are not supported by the "
+				"dataplane yet\n");
 		return -1;
 	}
 	return 0;
@@ -1162,6 +1305,11 @@ int main(int argc, char **argv)
 		cc.slots_per_worker = O.max_legs;
 		cc.seed = O.seed ? O.seed : rte_get_tsc_cycles();
 		cc.trace_legs = O.trace_path != NULL;
+		cc.turn = &TURN_CFG;
+		if (turn_rings_init() < 0) {
+			fprintf(stderr, "icegw: cannot set up the TURN rings\n");
+			return 1;
+		}
 		if (!W->cmd_ring || !W->done_ring || O.port_max <= O.port_min ||
 		    !(CTL = ctl_new(&cc, &be))) {
 			fprintf(stderr, "icegw: cannot start the control plane (port range %u-%u)\n",
