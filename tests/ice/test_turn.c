@@ -21,6 +21,8 @@ struct fake {
 	struct ice_addr alt;     /* ALTERNATE-SERVER for a 300 */
 	uint32_t lifetime;
 	int perm_err;
+	int sad_err;             /* answer Set-Active-Destination with this error */
+	bool no_ms_seq;          /* Allocate response without MS-SEQUENCE-NUMBER */
 	unsigned seen[16];       /* requests seen per method */
 	uint32_t last_lifetime;
 	bool last_had_mi;
@@ -48,6 +50,18 @@ static void addrs(void)
 	ice_addr_parse(&mapped, "203.0.113.5:40000");
 }
 
+/* the server's MS-SEQUENCE-NUMBER: a connection id 0xc0.. and the number 0x00000100 */
+static const uint8_t ms_seq_val[24] = {0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7,
+				       0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
+				       0xd0, 0xd1, 0xd2, 0xd3, 0, 0, 1, 0};
+
+/* [MS-TURN] §3.1.10: MAGIC-COOKIE first in every message */
+static void ms_cookie(const struct fake *f, struct stun_builder *b)
+{
+	if (f->ms)
+		stun_build_u32(b, MSTURN_A_MAGIC_COOKIE, MSTURN_MAGIC_COOKIE_VALUE);
+}
+
 static int fake_serve(struct fake *f, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
 {
 	struct stun_msg m;
@@ -58,7 +72,7 @@ static int fake_serve(struct fake *f, const uint8_t *req, size_t len, uint8_t *o
 	unsigned pf = f->ms ? (STUN_PF_MS_ATTRS | STUN_PF_UNPADDED) : 0;
 	uint16_t rt = f->ms ? MSTURN_A_REALM : STUN_A_REALM, nt = f->ms ? MSTURN_A_NONCE : STUN_A_NONCE;
 	enum stun_mi_mode mode = f->ms ? STUN_MI_PAD64 : STUN_MI_RFC;
-	unsigned bf = f->ms ? STUN_BF_UNPADDED : 0;
+	unsigned bf = f->ms ? (STUN_BF_UNPADDED | STUN_BF_LEGACY) : 0;
 	uint32_t life = 0;
 
 	assert_int_equal(stun_parse(&m, req, len, pf), 0);
@@ -70,6 +84,7 @@ static int fake_serve(struct fake *f, const uint8_t *req, size_t len, uint8_t *o
 	    memcmp(p, f->nonce, l) || stun_msg_check_integrity(&m, &k, mode) != 0) {
 		int code = (m.mi_off && stun_msg_check_integrity(&m, &k, mode) == 0) ? 438 : 401;
 		stun_build_init(&b, out, cap, stun_type(m.method, STUN_C_ERROR), stun_msg_tid(&m), bf);
+		ms_cookie(f, &b);
 		stun_build_error(&b, code, code == 401 ? "Unauthorized" : "Stale Nonce");
 		stun_build_str(&b, rt, "test.realm");
 		stun_build_str(&b, nt, f->nonce);
@@ -79,6 +94,7 @@ static int fake_serve(struct fake *f, const uint8_t *req, size_t len, uint8_t *o
 		f->last_lifetime = life;
 	if (m.method == TURN_M_ALLOCATE && f->alloc_err) {
 		stun_build_init(&b, out, cap, stun_type(m.method, STUN_C_ERROR), stun_msg_tid(&m), bf);
+		ms_cookie(f, &b);
 		stun_build_error(&b, f->alloc_err, "No");
 		if (f->alloc_err == 300)
 			stun_build_addr(&b, f->ms ? MSTURN_A_ALTERNATE_SERVER : STUN_A_ALTERNATE_SERVER,
@@ -92,11 +108,21 @@ static int fake_serve(struct fake *f, const uint8_t *req, size_t len, uint8_t *o
 		stun_build_integrity(&b, &k, mode);
 		return stun_build_finish(&b);
 	}
+	if (f->ms && m.method == MSTURN_M_SET_ACTIVE_DEST && f->sad_err) {
+		stun_build_init(&b, out, cap, stun_type(m.method, STUN_C_ERROR), stun_msg_tid(&m), bf);
+		ms_cookie(f, &b);
+		stun_build_error(&b, f->sad_err, "No");
+		stun_build_integrity(&b, &k, mode);
+		return stun_build_finish(&b);
+	}
 	stun_build_init(&b, out, cap, stun_type(m.method, STUN_C_SUCCESS), stun_msg_tid(&m), bf);
+	ms_cookie(f, &b);
 	if (m.method == TURN_M_ALLOCATE && life != 0) {
 		if (f->ms) {
 			stun_build_addr(&b, STUN_A_MAPPED_ADDRESS, &relayed);
 			stun_build_addr(&b, MSTURN_A_XOR_MAPPED_ADDRESS, &mapped);
+			if (!f->no_ms_seq)
+				stun_build_attr(&b, MSTURN_A_MS_SEQUENCE_NUMBER, ms_seq_val, 24);
 		} else {
 			stun_build_addr(&b, TURN_A_XOR_RELAYED_ADDRESS, &relayed);
 			stun_build_addr(&b, STUN_A_XOR_MAPPED_ADDRESS, &mapped);
@@ -537,6 +563,8 @@ static void test_ms_turn(void **state)
 	assert_true(ice_addr_eq(&p, &peer1));
 	assert_int_equal(stun_msg_get_bytes(&m, MSTURN_A_MS_SEQUENCE_NUMBER, &d, &dl), 0);
 	assert_int_equal(dl, 24);
+	assert_memory_equal(d, ms_seq_val, 20);
+	assert_int_equal(d[22], 1);
 	assert_int_equal(d[23], 1);
 	assert_int_equal(stun_msg_get_bytes(&m, TURN_A_DATA, &d, &dl), 0);
 	assert_memory_equal(d, "abc", 3);
