@@ -92,6 +92,7 @@ struct srv {
 	unsigned alloc_unsigned, alloc_signed, sends, sads, raw_in, data_ind_out, raw_out;
 	unsigned reencoded, turnc_compared;
 	bool alloc_had_lifetime;
+	bool alloc_order_same;
 	bool seq_first_is_spec;         /* first number FIRST_SEQ + 1 (else libnice's own start) */
 	uint32_t seq_first;
 	atomic_bool stop;
@@ -308,8 +309,35 @@ static bool check_seq(const struct stun_msg *m, const char *what, uint32_t *seq)
 	return true;
 }
 
+/* Our signed Allocate must list libnice's attributes in libnice's order; LIFETIME, which
+ * libnice leaves out (the server's default then applies), is the one difference allowed. */
+static void compare_allocate(const struct stun_msg *nice, const struct stun_msg *ours)
+{
+	unsigned i = 0, j = 0;
+
+	while (i < nice->nattr || j < ours->nattr) {
+		if (i < nice->nattr && nice->attr[i].type == TURN_A_LIFETIME) {
+			i++;
+			continue;
+		}
+		if (j < ours->nattr && ours->attr[j].type == TURN_A_LIFETIME) {
+			j++;
+			continue;
+		}
+		if (i >= nice->nattr || j >= ours->nattr || nice->attr[i].type != ours->attr[j].type) {
+			fail("Allocate (turn.c): attribute %u is 0x%04x, libnice has 0x%04x", j,
+			     j < ours->nattr ? ours->attr[j].type : 0,
+			     i < nice->nattr ? nice->attr[i].type : 0);
+			return;
+		}
+		i++;
+		j++;
+	}
+	S.alloc_order_same = true;
+}
+
 /* Drive our mirror client through the same Allocate exchange as libnice's. */
-static void mirror_allocate(void)
+static void mirror_allocate(const struct stun_msg *nice)
 {
 	struct turn_config c = {.server = S.ctl_addr, .user = USER_B64, .pass = PASS_B64,
 				.ms_turn = true, .rng = mirror_rng};
@@ -329,6 +357,8 @@ static void mirror_allocate(void)
 			fail("mirror: no Allocate");
 			return;
 		}
+		if (round == 1)
+			compare_allocate(nice, &m);
 		rn = round == 0 ? build_401(&m, resp, sizeof(resp))
 				: build_alloc_ok(&m, &S.client, resp, sizeof(resp));
 		if (turn_handle(&S.mirror, 0, &S.ctl_addr, resp, (size_t)rn) != TURN_RX_HANDLED)
@@ -368,7 +398,7 @@ static void on_allocate(const struct stun_msg *m, const struct ice_addr *from)
 	/* our client's signed Allocate: same attributes in the same order */
 	if (!S.allocated) {
 		S.client = *from;
-		mirror_allocate();
+		mirror_allocate(m);
 	}
 	S.allocated = true;
 	n = build_alloc_ok(m, from, out, sizeof(out));
@@ -748,6 +778,8 @@ int main(int argc, char **argv)
 	       S.seq_first_is_spec ? "continues the server's number" : "libnice restarts the count");
 	if (timed_out)
 		fail("timed out after %d s", RUN_TIMEOUT_S);
+	if (!S.alloc_order_same)
+		fail("turn.c's signed Allocate was not compared with libnice's");
 	if (!S.alloc_unsigned || !S.alloc_signed || !S.sends || !S.sads || !S.data_ind_out)
 		fail("an MS-TURN step never happened");
 	if (S.reencoded < S.alloc_signed + S.sends + S.sads)
