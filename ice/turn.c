@@ -13,6 +13,7 @@ enum turn_txn_kind {
 	TX_DEALLOC,
 	TX_PERM,
 	TX_CHAN,
+	TX_SAD,     /* [MS-TURN] Set-Active-Destination */
 };
 
 const char *turn_strerror(int err)
@@ -36,12 +37,18 @@ const char *turn_state_name(enum turn_state s)
 	return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "?";
 }
 
-static void new_tid(struct turn_alloc *a, uint8_t tid[STUN_TID_LEN])
+/* RFC 8489: 12 random bytes after the cookie; [MS-TURN] §2.2.1: 16 bytes, no cookie. */
+static void new_tid(struct turn_alloc *a, uint8_t tid[STUN_LEGACY_TID_LEN])
 {
 	uint64_t r1 = a->cfg.rng(a->cfg.rng_ctx), r2 = a->cfg.rng(a->cfg.rng_ctx);
 
 	memcpy(tid, &r1, 8);
-	memcpy(tid + 8, &r2, 4);
+	memcpy(tid + 8, &r2, a->cfg.ms_turn ? 8 : 4);
+}
+
+static size_t tid_len(const struct turn_alloc *a)
+{
+	return a->cfg.ms_turn ? STUN_LEGACY_TID_LEN : STUN_TID_LEN;
 }
 
 static void push_event(struct turn_alloc *a, const struct turn_event *ev)
@@ -206,6 +213,7 @@ int turn_refresh(struct turn_alloc *a, uint64_t now_us)
 static void stop_all(struct turn_alloc *a)
 {
 	txn_stop(&a->tx);
+	txn_stop(&a->sad_tx);
 	for (int i = 0; i < TURN_MAX_PERMS; i++)
 		txn_stop(&a->perm[i].tx);
 	for (int i = 0; i < TURN_MAX_CHANNELS; i++)
@@ -232,6 +240,43 @@ int turn_release(struct turn_alloc *a, uint64_t now_us)
 	return TURN_OK;
 }
 
+static void sad_start(struct turn_alloc *a)
+{
+	/* every Set-Active-Destination takes the next number; retransmissions repeat it */
+	a->sad_seq = ++a->ms_seq;
+	txn_start(a, &a->sad_tx, TX_SAD);
+}
+
+static void sad_failed(struct turn_alloc *a, uint32_t warn, int code)
+{
+	struct turn_event ev = {.type = TURN_EV_ACTIVE_DEST_FAILED, .code = code};
+
+	txn_stop(&a->sad_tx);
+	a->active_state = 0;
+	a->warn |= warn;
+	a->last_code = code;
+	ev.peer = a->active_dest;
+	ev.warn = a->warn;
+	push_event(a, &ev);
+}
+
+int turn_set_active_dest(struct turn_alloc *a, uint64_t now_us, const struct ice_addr *peer)
+{
+	(void)now_us;
+	if (!a || !peer)
+		return TURN_E_INVAL;
+	if (a->state != TURN_S_ALLOCATED || !a->cfg.ms_turn)
+		return TURN_E_STATE;
+	if (peer->family != ICE_AF_INET && peer->family != ICE_AF_INET6)
+		return TURN_E_INVAL;
+	if (a->active_state && ice_addr_eq(&a->active_dest, peer))
+		return TURN_OK;
+	a->active_dest = *peer;
+	a->active_state = 1;
+	sad_start(a);
+	return TURN_OK;
+}
+
 static void fail(struct turn_alloc *a, uint32_t warn, int code)
 {
 	struct turn_event ev = {.type = TURN_EV_FAILED, .code = code};
@@ -248,7 +293,7 @@ static void fail(struct turn_alloc *a, uint32_t warn, int code)
 
 static unsigned build_flags(const struct turn_alloc *a)
 {
-	return a->cfg.ms_turn ? STUN_BF_UNPADDED : 0;
+	return a->cfg.ms_turn ? (STUN_BF_UNPADDED | STUN_BF_LEGACY) : 0;
 }
 
 static enum stun_mi_mode mi_mode(const struct turn_alloc *a)
@@ -259,6 +304,49 @@ static enum stun_mi_mode mi_mode(const struct turn_alloc *a)
 static unsigned parse_flags(const struct turn_alloc *a)
 {
 	return a->cfg.ms_turn ? (STUN_PF_MS_ATTRS | STUN_PF_UNPADDED) : 0;
+}
+
+/* [MS-TURN] §2.2.2.21: 20-byte connection id (the server's) then a 32-bit counter. */
+static void ms_build_seq(const struct turn_alloc *a, struct stun_builder *b, uint32_t seq)
+{
+	uint8_t v[MSTURN_MS_SEQ_LEN];
+
+	if (!a->ms_seq_valid)
+		return;
+	memcpy(v, a->ms_conn_id, MSTURN_MS_SEQ_CONN_ID_LEN);
+	v[20] = (uint8_t)(seq >> 24);
+	v[21] = (uint8_t)(seq >> 16);
+	v[22] = (uint8_t)(seq >> 8);
+	v[23] = (uint8_t)seq;
+	stun_build_attr(b, MSTURN_A_MS_SEQUENCE_NUMBER, v, sizeof(v));
+}
+
+/* The signed Allocate after the challenge. The attribute order is libnice's OC2007 order
+ * (REALM, NONCE, USERNAME), checked byte for byte by tests/interop/msturn_check.c. */
+static void ms_sign_allocate(struct turn_alloc *a, struct stun_builder *b)
+{
+	if (!a->lt.have_key)
+		return;
+	stun_build_str(b, MSTURN_A_REALM, a->lt.realm);
+	stun_build_str(b, MSTURN_A_NONCE, a->lt.nonce);
+	stun_build_str(b, STUN_A_USERNAME, a->lt.user);
+	stun_build_integrity(b, &a->lt.key, STUN_MI_PAD64);
+}
+
+/* [MS-TURN] §2.2.2: Set-Active-Destination. Send and Set-Active-Destination carry no NONCE;
+ * the realm keys their MESSAGE-INTEGRITY. Edge clients leave REALM out, libnice sends it and
+ * the Edge accepts it: we send it, so that the server needs no per-allocation realm memory. */
+static void ms_build_sad(struct turn_alloc *a, struct stun_builder *b)
+{
+	stun_build_u32(b, MSTURN_A_MAGIC_COOKIE, MSTURN_MAGIC_COOKIE_VALUE);
+	if (a->lt.have_key)
+		stun_build_str(b, STUN_A_USERNAME, a->lt.user);
+	ms_build_seq(a, b, a->sad_seq);
+	if (a->lt.have_key)
+		stun_build_str(b, MSTURN_A_REALM, a->lt.realm);
+	stun_build_addr(b, MSTURN_A_DESTINATION_ADDRESS, &a->active_dest);
+	if (a->lt.have_key)
+		stun_build_integrity(b, &a->lt.key, STUN_MI_PAD64);
 }
 
 static int build_request(struct turn_alloc *a, const struct turn_txn *tx, int idx, uint8_t *buf,
@@ -280,11 +368,18 @@ static int build_request(struct turn_alloc *a, const struct turn_txn *tx, int id
 	case TX_PERM:
 		method = TURN_M_CREATE_PERMISSION;
 		break;
+	case TX_SAD:
+		method = MSTURN_M_SET_ACTIVE_DEST;
+		break;
 	default:
 		method = TURN_M_CHANNEL_BIND;
 		break;
 	}
 	stun_build_init(&b, buf, cap, stun_type(method, STUN_C_REQUEST), tx->tid, build_flags(a));
+	if (ms && tx->kind == TX_SAD) {
+		ms_build_sad(a, &b);
+		return stun_build_finish(&b);
+	}
 	if (ms && method == TURN_M_ALLOCATE) {
 		stun_build_u32(&b, MSTURN_A_MAGIC_COOKIE, MSTURN_MAGIC_COOKIE_VALUE);
 		stun_build_u32(&b, MSTURN_A_MS_VERSION, MSTURN_VERSION);
@@ -309,7 +404,10 @@ static int build_request(struct turn_alloc *a, const struct turn_txn *tx, int id
 		stun_build_addr(&b, TURN_A_XOR_PEER_ADDRESS, &a->chan[idx].peer);
 		break;
 	}
-	stun_lt_sign(&a->lt, &b, mi_mode(a));
+	if (ms)
+		ms_sign_allocate(a, &b);
+	else
+		stun_lt_sign(&a->lt, &b, mi_mode(a));
 	if (!ms)
 		stun_build_fingerprint(&b, false);
 	return stun_build_finish(&b);
@@ -323,6 +421,10 @@ static struct turn_txn *txn_at(struct turn_alloc *a, int i, int *idx)
 		*idx = 0;
 		return &a->tx;
 	}
+	if (i == 1 + TURN_MAX_PERMS + TURN_MAX_CHANNELS) {
+		*idx = 0;
+		return &a->sad_tx;
+	}
 	if (i <= TURN_MAX_PERMS) {
 		*idx = i - 1;
 		return &a->perm[i - 1].tx;
@@ -330,7 +432,7 @@ static struct turn_txn *txn_at(struct turn_alloc *a, int i, int *idx)
 	*idx = i - 1 - TURN_MAX_PERMS;
 	return &a->chan[*idx].tx;
 }
-#define TXN_SLOTS (1 + TURN_MAX_PERMS + TURN_MAX_CHANNELS)
+#define TXN_SLOTS (2 + TURN_MAX_PERMS + TURN_MAX_CHANNELS)
 
 int turn_poll_transmit(struct turn_alloc *a, uint64_t now_us, uint8_t *buf, size_t cap,
 		       struct ice_addr *to)
@@ -419,6 +521,9 @@ static void on_txn_timeout(struct turn_alloc *a, struct turn_txn *tx, int idx)
 		a->chan[idx].state = 0;
 		push_event(a, &ev);
 		break;
+	case TX_SAD:
+		sad_failed(a, TURN_WARN_SEND_FAILED, 0);
+		break;
 	}
 }
 
@@ -493,6 +598,17 @@ static void on_success(struct turn_alloc *a, struct turn_txn *tx, int idx,
 				return;
 			}
 			stun_msg_get_addr(m, MSTURN_A_XOR_MAPPED_ADDRESS, &a->mapped);
+			/* [MS-TURN] §3.2.5.1: the connection id and first number for Send and
+			 * Set-Active-Destination */
+			const uint8_t *sq;
+			uint16_t sl;
+			if (stun_msg_get_bytes(m, MSTURN_A_MS_SEQUENCE_NUMBER, &sq, &sl) == 0 &&
+			    sl == MSTURN_MS_SEQ_LEN) {
+				memcpy(a->ms_conn_id, sq, MSTURN_MS_SEQ_CONN_ID_LEN);
+				a->ms_seq = ((uint32_t)sq[20] << 24) | ((uint32_t)sq[21] << 16) |
+					    ((uint32_t)sq[22] << 8) | sq[23];
+				a->ms_seq_valid = true;
+			}
 		} else {
 			if (stun_msg_get_addr(m, TURN_A_XOR_RELAYED_ADDRESS, &a->relayed) != 0) {
 				fail(a, TURN_WARN_ALLOC_FAILED, 0);
@@ -533,6 +649,12 @@ static void on_success(struct turn_alloc *a, struct turn_txn *tx, int idx,
 			push_event(a, &ev);
 		}
 		break;
+	case TX_SAD:
+		a->active_state = 2;
+		ev.type = TURN_EV_ACTIVE_DEST;
+		ev.peer = a->active_dest;
+		push_event(a, &ev);
+		break;
 	}
 }
 
@@ -547,7 +669,15 @@ static void on_error(struct turn_alloc *a, struct turn_txn *tx, int idx, const s
 	if (code == 401 || code == 438) {
 		v = stun_lt_on_error(&a->lt, m);
 		if (v == STUN_LT_RETRY) {
-			txn_start(a, tx, tx->kind);
+			if (tx->kind == TX_SAD)
+				sad_start(a);
+			else
+				txn_start(a, tx, tx->kind);
+			return;
+		}
+		if (tx->kind == TX_SAD) {
+			sad_failed(a, TURN_WARN_SEND_FAILED |
+				   (v == STUN_LT_REJECTED ? TURN_WARN_CREDENTIALS : 0), code);
 			return;
 		}
 		if (tx->kind == TX_ALLOCATE || tx->kind == TX_REFRESH) {
@@ -602,7 +732,20 @@ static void on_error(struct turn_alloc *a, struct turn_txn *tx, int idx, const s
 		ev.peer = a->chan[idx].peer;
 		push_event(a, &ev);
 		break;
+	case TX_SAD:
+		sad_failed(a, TURN_WARN_SEND_FAILED, code);
+		break;
 	}
+}
+
+bool turn_msturn_is_control(const uint8_t *p, size_t len)
+{
+	/* [MS-TURN] §3.1.10: the header, then MAGIC-COOKIE (type, length 4, value) first */
+	static const uint8_t cookie_attr[8] = {0x00, 0x0F, 0x00, 0x04, 0x72, 0xc6, 0x4b, 0xc6};
+
+	if (stun_classify(p, len) == STUN_KIND_NONE || len < STUN_HDR_LEN + sizeof(cookie_attr))
+		return false;
+	return memcmp(p + STUN_HDR_LEN, cookie_attr, sizeof(cookie_attr)) == 0;
 }
 
 enum turn_rx turn_handle(struct turn_alloc *a, uint64_t now_us, const struct ice_addr *from,
@@ -613,6 +756,15 @@ enum turn_rx turn_handle(struct turn_alloc *a, uint64_t now_us, const struct ice
 
 	if (!ice_addr_eq(from, &a->server))
 		return TURN_RX_NOT_MINE;
+	if (a->cfg.ms_turn) {
+		if (!turn_msturn_is_control(p, len))
+			return a->active_state == 2 ? TURN_RX_DATA : TURN_RX_NOT_MINE;
+		if (stun_parse(&m, p, len, parse_flags(a)) != 0)
+			return TURN_RX_NOT_MINE;
+		if (m.type == MSTURN_T_DATA_IND)
+			return TURN_RX_DATA;
+		goto response;
+	}
 	k = stun_classify(p, len);
 	if (k == STUN_KIND_CHANNELDATA)
 		return TURN_RX_DATA;
@@ -620,6 +772,7 @@ enum turn_rx turn_handle(struct turn_alloc *a, uint64_t now_us, const struct ice
 		return TURN_RX_NOT_MINE;
 	if (m.method == TURN_M_DATA && m.cls == STUN_C_INDICATION)
 		return TURN_RX_DATA;
+response:
 	if (m.cls != STUN_C_SUCCESS && m.cls != STUN_C_ERROR)
 		return TURN_RX_NOT_MINE;
 	for (int i = 0; i < TXN_SLOTS; i++) {
@@ -627,7 +780,7 @@ enum turn_rx turn_handle(struct turn_alloc *a, uint64_t now_us, const struct ice
 		struct turn_txn *tx = txn_at(a, i, &idx);
 
 		if (tx->kind == TX_NONE || tx->sent == 0 ||
-		    memcmp(tx->tid, stun_msg_tid(&m), STUN_TID_LEN))
+		    memcmp(tx->tid, stun_msg_tid(&m), tid_len(a)))
 			continue;
 		/* RFC 8489 §9.2.5: a response to a signed request must carry good integrity;
 		 * the challenge errors themselves come unsigned */
@@ -650,13 +803,20 @@ int turn_wrap(struct turn_alloc *a, const struct ice_addr *peer, const void *dat
 	      uint8_t *out, size_t cap)
 {
 	struct stun_builder b;
-	uint8_t tid[STUN_TID_LEN];
+	uint8_t tid[STUN_LEGACY_TID_LEN];
 	int n;
 
 	if (a->state != TURN_S_ALLOCATED)
 		return TURN_E_STATE;
 	if (len > STUN_MAX_MSG)
 		return TURN_E_INVAL;
+	if (a->cfg.ms_turn && a->active_state == 2 && ice_addr_eq(&a->active_dest, peer)) {
+		/* [MS-TURN] §3.2.4.5: data for the active destination goes unencapsulated */
+		if (len > cap)
+			return TURN_E_NOSPACE;
+		memmove(out, data, len);
+		return (int)len;
+	}
 	for (int i = 0; i < TURN_MAX_CHANNELS; i++) {
 		if (a->chan[i].state == 2 && ice_addr_eq(&a->chan[i].peer, peer)) {
 			n = stun_channeldata_build(out, cap, a->chan[i].number, data, len, false);
@@ -665,22 +825,23 @@ int turn_wrap(struct turn_alloc *a, const struct ice_addr *peer, const void *dat
 	}
 	new_tid(a, tid);
 	if (a->cfg.ms_turn) {
-		/* [MS-TURN] §2.2.1: Send request, MS-SEQUENCE-NUMBER = connection id + counter */
-		uint8_t seq[MSTURN_MS_SEQ_CONN_ID_LEN + 4];
-		uint32_t s = ++a->ms_seq;
+		/* [MS-TURN] §3.2.4.4: a Send request, signed, numbered; no answer comes. The
+		 * order is libnice's OC2007 one (tests/interop/msturn_check.c compares bytes). */
+		bool key = a->lt.have_key;
 
-		memcpy(seq, a->ms_conn_id, MSTURN_MS_SEQ_CONN_ID_LEN);
-		seq[20] = (uint8_t)(s >> 24);
-		seq[21] = (uint8_t)(s >> 16);
-		seq[22] = (uint8_t)(s >> 8);
-		seq[23] = (uint8_t)s;
 		stun_build_init(&b, out, cap, stun_type(MSTURN_M_SEND, STUN_C_REQUEST), tid,
 				build_flags(a));
 		stun_build_u32(&b, MSTURN_A_MAGIC_COOKIE, MSTURN_MAGIC_COOKIE_VALUE);
-		stun_build_u32(&b, MSTURN_A_MS_VERSION, MSTURN_VERSION);
-		stun_build_attr(&b, MSTURN_A_MS_SEQUENCE_NUMBER, seq, sizeof(seq));
+		if (key)
+			stun_build_str(&b, STUN_A_USERNAME, a->lt.user);
 		stun_build_addr(&b, MSTURN_A_DESTINATION_ADDRESS, peer);
+		stun_build_u32(&b, MSTURN_A_MS_VERSION, MSTURN_VERSION);
+		ms_build_seq(a, &b, ++a->ms_seq);
+		if (key)
+			stun_build_str(&b, MSTURN_A_REALM, a->lt.realm);
 		stun_build_attr(&b, TURN_A_DATA, data, len);
+		if (key)
+			stun_build_integrity(&b, &a->lt.key, STUN_MI_PAD64);
 	} else {
 		/* RFC 8656 §11.1: Send indication, unsigned */
 		stun_build_init(&b, out, cap, stun_type(TURN_M_SEND, STUN_C_INDICATION), tid, 0);
@@ -692,6 +853,24 @@ int turn_wrap(struct turn_alloc *a, const struct ice_addr *peer, const void *dat
 	return n < 0 ? TURN_E_NOSPACE : n;
 }
 
+/* An address attribute read without XOR, whatever its number ([MS-TURN] REMOTE-ADDRESS
+ * shares 0x0012 with RFC 8656's XOR-PEER-ADDRESS). */
+static int ms_get_plain_addr(const struct stun_msg *m, uint16_t type, struct ice_addr *addr)
+{
+	const struct stun_attr *at = stun_msg_find(m, type);
+	struct stun_msg one;
+
+	if (!at)
+		return STUN_E_MISSING;
+	one.buf = m->buf;
+	one.len = m->len;
+	one.flags = m->flags;
+	one.nattr = 1;
+	one.attr[0] = *at;
+	one.attr[0].type = STUN_A_MAPPED_ADDRESS;
+	return stun_msg_get_addr(&one, STUN_A_MAPPED_ADDRESS, addr);
+}
+
 int turn_unwrap(const struct turn_alloc *a, const uint8_t *p, size_t len, struct ice_addr *peer,
 		const uint8_t **data, size_t *dlen)
 {
@@ -699,6 +878,24 @@ int turn_unwrap(const struct turn_alloc *a, const uint8_t *p, size_t len, struct
 	const uint8_t *d;
 	uint16_t ch, l;
 
+	if (a->cfg.ms_turn) {
+		if (!turn_msturn_is_control(p, len)) {
+			if (a->active_state != 2)
+				return TURN_E_NOT_TURN;
+			*peer = a->active_dest;
+			*data = p;
+			*dlen = len;
+			return TURN_OK;
+		}
+		/* [MS-TURN] §2.2.1: type 0x0115; REMOTE-ADDRESS is a plain address there */
+		if (stun_parse(&m, p, len, parse_flags(a)) != 0 || m.type != MSTURN_T_DATA_IND ||
+		    ms_get_plain_addr(&m, TURN_A_XOR_PEER_ADDRESS, peer) != 0 ||
+		    stun_msg_get_bytes(&m, TURN_A_DATA, &d, &l) != 0)
+			return TURN_E_NOT_TURN;
+		*data = d;
+		*dlen = l;
+		return TURN_OK;
+	}
 	switch (stun_classify(p, len)) {
 	case STUN_KIND_CHANNELDATA:
 		if (stun_channeldata_parse(p, len, &ch, &d, &l) != 0)

@@ -32,6 +32,15 @@
 #define TURN_WARN_ALLOC_FAILED 0x2u
 #define TURN_WARN_CREDENTIALS 0x4000u
 #define TURN_WARN_ALTERNATE 0x400000u
+/* seed 000, 0x4: "An attempt to send UDP on the TURN server failed" - set when the Edge
+ * refuses or never answers a Set-Active-Destination (the only MS-TURN send step that has an
+ * answer). 0x8 / 0x10 are the TCP counterparts and this client speaks UDP only. */
+#define TURN_WARN_SEND_FAILED 0x4u
+
+/* [MS-TURN] §2.2.1 message types. The Data Indication's 0x0115 decodes as an error response
+ * of method 0x005 under RFC 5389 rules, so it is matched on the raw type. */
+#define MSTURN_T_DATA_IND 0x0115
+#define MSTURN_MS_SEQ_LEN (MSTURN_MS_SEQ_CONN_ID_LEN + 4) /* [MS-TURN] §2.2.2.21 */
 
 enum turn_err {
 	TURN_OK = 0,
@@ -62,6 +71,8 @@ enum turn_event_type {
 	TURN_EV_CHANNEL_FAILED, /* idx, channel, peer, code */
 	TURN_EV_FAILED,         /* warn: ICEWarn bits; code: last error code, 0 = no answer */
 	TURN_EV_DEALLOCATED,
+	TURN_EV_ACTIVE_DEST,        /* MS-TURN: peer is the active destination */
+	TURN_EV_ACTIVE_DEST_FAILED, /* peer, code (0 = no answer), warn */
 };
 
 struct turn_event {
@@ -87,7 +98,7 @@ struct turn_config {
 
 /* One client transaction: the request is rebuilt from state on every transmission. */
 struct turn_txn {
-	uint8_t tid[STUN_TID_LEN];
+	uint8_t tid[STUN_LEGACY_TID_LEN]; /* 12 bytes used (RFC), 16 for MS-TURN's header */
 	uint8_t kind;       /* enum turn_txn_kind in turn.c; 0 = idle */
 	uint8_t sent;       /* transmissions so far */
 	bool want;          /* a transmission is due */
@@ -130,6 +141,13 @@ struct turn_alloc {
 	struct turn_event evq[TURN_EVQ];
 	uint8_t ev_head, ev_n;
 	uint32_t ev_dropped;
+	/* [MS-TURN] state: the connection id comes from the Allocate response's
+	 * MS-SEQUENCE-NUMBER (none sent when the server gave none); one active destination. */
+	bool ms_seq_valid;
+	uint8_t active_state;       /* 0 none, 1 Set-Active-Destination in flight, 2 set */
+	uint32_t sad_seq;           /* MS-SEQUENCE-NUMBER of the Set-Active-Destination in flight */
+	struct ice_addr active_dest;
+	struct turn_txn sad_tx;
 };
 
 /** Initialise an allocation (no traffic yet). Returns 0 or a negative turn_err. */
@@ -164,12 +182,25 @@ void turn_handle_timeout(struct turn_alloc *a, uint64_t now_us);
 /** Pop an event; false when none. */
 bool turn_poll_event(struct turn_alloc *a, struct turn_event *ev);
 
+/** [MS-TURN] §3.2.4.4: make peer the active destination (Set-Active-Destination request,
+ *  retransmitted like any request; in place of ChannelBind). Once the server accepts it
+ *  (TURN_EV_ACTIVE_DEST), turn_wrap() sends data for peer unencapsulated and the server's
+ *  unencapsulated datagrams are peer's. A refusal or no answer gives TURN_EV_ACTIVE_DEST_FAILED
+ *  and TURN_WARN_SEND_FAILED. Returns 0, or a negative turn_err (TURN_E_STATE unless an
+ *  allocated MS-TURN allocation). */
+int turn_set_active_dest(struct turn_alloc *a, uint64_t now_us, const struct ice_addr *peer);
+/** [MS-TURN] §3.1.10: true when a datagram is an MS-TURN control message (the MAGIC-COOKIE
+ *  attribute first); anything else from the server is relayed data of the active destination. */
+bool turn_msturn_is_control(const uint8_t *p, size_t len);
+
 /** Wrap data for peer: ChannelData when a channel is bound, else a Send indication
- *  (MS-TURN: a Send request with DESTINATION-ADDRESS). Returns the length or a turn_err. */
+ *  (MS-TURN: a signed Send request with DESTINATION-ADDRESS and MS-SEQUENCE-NUMBER, or the
+ *  bare data for the active destination). Returns the length or a turn_err. */
 int turn_wrap(struct turn_alloc *a, const struct ice_addr *peer, const void *data, size_t len,
 	      uint8_t *out, size_t cap);
 /** Unwrap a Data indication or ChannelData from the server: peer and payload (pointing
- *  into p). Returns 0 or a negative turn_err. */
+ *  into p). MS-TURN: a 0x0115 Data Indication (plain REMOTE-ADDRESS), or a datagram that is
+ *  not MS-TURN control while an active destination is set. Returns 0 or a negative turn_err. */
 int turn_unwrap(const struct turn_alloc *a, const uint8_t *p, size_t len, struct ice_addr *peer,
 		const uint8_t **data, size_t *dlen);
 

@@ -1,5 +1,6 @@
 /* libFuzzer target for the TURN client: arbitrary server answers, with the transaction id
- * patched to the one in flight so that they reach the handlers, in every allocation state. */
+ * patched to the one in flight so that they reach the handlers, in every allocation state;
+ * for MS-TURN also Set-Active-Destination answers, 0x0115 Data Indications and bare data. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		a.state = TURN_S_ALLOCATED;
 		turn_permit(&a, 0, &peer);
 		turn_bind_channel(&a, 0, &peer);
+		/* MS-TURN: a Set-Active-Destination in flight, or already accepted */
+		a.ms_seq_valid = data[0] & 16;
+		turn_set_active_dest(&a, 0, &peer);
+		if (data[0] & 32)
+			a.active_state = 2;
 	}
 	memcpy(buf, data + 1, size - 1);
 	for (int round = 0; round < 3; round++) {
@@ -50,8 +56,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			;
 		/* aim at the allocation's transaction, or a permission's / channel's */
 		const uint8_t *tid = (data[0] & 4) ? a.perm[0].tx.tid : a.tx.tid;
-		if (size - 1 >= 20)
-			memcpy(buf + 8, tid, STUN_TID_LEN);
+		if ((data[0] & 8) && c.ms_turn)
+			tid = a.sad_tx.tid;
+		if (size - 1 >= 20) {
+			if (c.ms_turn) /* [MS-TURN]: 16-byte id right after the length */
+				memcpy(buf + 4, tid, STUN_LEGACY_TID_LEN);
+			else
+				memcpy(buf + 8, tid, STUN_TID_LEN);
+		}
 		turn_handle(&a, 0, &c.server, buf, size - 1);
 		turn_unwrap(&a, buf, size - 1, &p, &d, &dl);
 		while (turn_poll_event(&a, &ev))
