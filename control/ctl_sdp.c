@@ -166,6 +166,51 @@ static int check_bytes(struct ctl_sdp *s, const char *body, size_t len)
 	return 0;
 }
 
+/* [MS-ICE2] §3.1.4.1 as libnice lays it out: local preference = transport (UDP 15) << 12 |
+ * direction (UDP 0) << 9 | interface rank; the local preference is bits 8-23 of the priority */
+static bool ms2_layout(uint32_t prio)
+{
+	uint32_t lp = (prio >> 8) & 0xffffu;
+
+	return (lp >> 12) == 15 && ((lp >> 9) & 7) == 0;
+}
+
+/* What in a section says Microsoft wrote it (see ctl_sdp_dialect). */
+static void note_ms_hints(struct ctl_sdp_media *m, const struct sdp_ice_media *im)
+{
+	unsigned n_rfc_udp = 0, n_ms2 = 0;
+
+	m->ms_hint = im->n_info > 0;
+	for (unsigned i = 0; i < im->n_cand; i++) {
+		const struct sdp_candidate *c = &im->cand[i];
+
+		if (c->form != SDP_FORM_RFC8839)
+			continue;
+		if (c->transport == SDP_TP_TCP_ACT || c->transport == SDP_TP_TCP_PASS ||
+		    (c->flags & SDP_CAND_F_X_IPV6))
+			m->ms_hint = true;
+		if (c->transport == SDP_TP_UDP) {
+			n_rfc_udp++;
+			n_ms2 += ms2_layout(c->priority);
+		}
+	}
+	m->ms2_prio = n_rfc_udp > 0 && n_ms2 == n_rfc_udp;
+}
+
+enum ctl_sdp_dialect ctl_sdp_dialect(const struct ctl_sdp *s, unsigned i, bool in_fallback_body)
+{
+	const struct ctl_sdp_media *m;
+
+	if (!s || i >= s->n_media || !s->media[i].has_ice)
+		return CTL_DIALECT_NONE;
+	m = &s->media[i];
+	if (m->cand_form == SDP_FORM_DRAFT06)
+		return CTL_DIALECT_MSICE;
+	if (m->both_forms || in_fallback_body || m->ms_hint || m->ms2_prio)
+		return CTL_DIALECT_MSICE2;
+	return CTL_DIALECT_RFC;
+}
+
 int ctl_sdp_parse(struct ctl_sdp *s, const char *body, size_t len)
 {
 	const char *p = body, *end = body + len;
@@ -287,6 +332,8 @@ int ctl_sdp_parse(struct ctl_sdp *s, const char *body, size_t len)
 		m->has_ice = (m->ice.has_ufrag && m->ice.has_pwd) || sm->ice.n_cand > 0;
 		m->cand_form = sm->ice.forms_seen == (1u << SDP_FORM_DRAFT06) ? SDP_FORM_DRAFT06
 									 : SDP_FORM_RFC8839;
+		m->both_forms = sm->ice.forms_seen == ((1u << SDP_FORM_DRAFT06) | (1u << SDP_FORM_RFC8839));
+		note_ms_hints(m, &sm->ice);
 		if (m->has_ice)
 			s->has_ice = true;
 	}
@@ -425,15 +472,10 @@ static bool cred_ok(const char *s)
 	return true;
 }
 
-static int put_ice(struct out *o, const struct ctl_sdp_local *lm, enum sdp_form form)
+static int put_cands(struct out *o, const struct ctl_sdp_local *lm, enum sdp_form form)
 {
 	char line[SDP_LINE_MAX + 1];
 
-	if (!cred_ok(lm->ufrag) || !cred_ok(lm->pwd) || (lm->n_cand && !lm->cand))
-		return CTL_SDP_E_CANDIDATE;
-	/* [MS-ICE] draft-06 carries the credentials in each candidate, not in ice-ufrag/ice-pwd */
-	if (form != SDP_FORM_DRAFT06)
-		putf(o, "a=ice-ufrag:%s%sa=ice-pwd:%s%s", lm->ufrag, o->eol, lm->pwd, o->eol);
 	for (unsigned i = 0; i < lm->n_cand; i++) {
 		struct sdp_candidate c = lm->cand[i];
 		int n;
@@ -443,7 +485,11 @@ static int put_ice(struct out *o, const struct ctl_sdp_local *lm, enum sdp_form 
 				return CTL_SDP_E_CANDIDATE;
 			strcpy(c.foundation, lm->ufrag);
 			strcpy(c.password, lm->pwd);
-			/* the draft-06 grammar has no typ / raddr / extensions: the q-value ranks */
+			/* the draft-06 grammar has no typ / raddr / extensions: the q-value ranks,
+			 * from the type as [MS-ICE] ranks them (host 0.830, reflexive 0.550, relay
+			 * 0.450) unless the candidate came with one */
+			if (!c.qvalue)
+				c.qvalue = c.type == SDP_CAND_RELAY ? 450 : c.type == SDP_CAND_HOST ? 830 : 550;
 			c.type = SDP_CAND_NONE;
 			c.flags &= (uint8_t)~SDP_CAND_F_RADDR;
 			c.n_ext = 0;
@@ -456,6 +502,27 @@ static int put_ice(struct out *o, const struct ctl_sdp_local *lm, enum sdp_form 
 		put(o, o->eol, strlen(o->eol));
 	}
 	return 0;
+}
+
+static int put_ice(struct out *o, const struct ctl_sdp_local *lm, const struct ctl_sdp_media *pm)
+{
+	enum ctl_sdp_cand_form form = (enum ctl_sdp_cand_form)lm->form;
+	int rc = 0;
+
+	if (!cred_ok(lm->ufrag) || !cred_ok(lm->pwd) || (lm->n_cand && !lm->cand))
+		return CTL_SDP_E_CANDIDATE;
+	if (form == CTL_FORM_PEER)
+		form = pm->both_forms ? CTL_FORM_BOTH
+		       : pm->cand_form == SDP_FORM_DRAFT06 ? CTL_FORM_DRAFT06 : CTL_FORM_RFC;
+	/* [MS-ICE] draft-06 carries the credentials in each candidate, not in ice-ufrag/ice-pwd;
+	 * with both sets, the draft-06 lines come first as Lync writes them (seed 003) */
+	if (form == CTL_FORM_DRAFT06 || form == CTL_FORM_BOTH)
+		rc = put_cands(o, lm, SDP_FORM_DRAFT06);
+	if (rc == 0 && form != CTL_FORM_DRAFT06) {
+		putf(o, "a=ice-ufrag:%s%sa=ice-pwd:%s%s", lm->ufrag, o->eol, lm->pwd, o->eol);
+		rc = put_cands(o, lm, SDP_FORM_RFC8839);
+	}
+	return rc;
 }
 
 struct sect {
@@ -476,7 +543,7 @@ static int end_section(struct out *o, const struct ctl_sdp *peer, const struct c
 	if (lm->rtcp_mux && !st->mux_done)
 		putf(o, "a=rtcp-mux%s", o->eol);
 	if (st->ice)
-		return put_ice(o, lm, peer->media[sec].cand_form);
+		return put_ice(o, lm, &peer->media[sec]);
 	return 0;
 }
 
@@ -586,4 +653,207 @@ long ctl_sdp_rewrite(char *out, size_t cap, const struct ctl_sdp *peer, const ch
 	if (o.over)
 		return CTL_SDP_E_NOSPACE;
 	return (long)o.len;
+}
+
+/* ---- multipart bodies (RFC 2046 §5.1) ---- */
+
+#define BOUNDARY_MAX 200  /* RFC 2046 §5.1.1 allows 70; proxies have been seen to stretch it */
+#define NEST_MAX 2        /* [MS-SIPRE] §3.15.4.1: mixed > alternative > sdp at most */
+
+/* Header "name:" at the start of l (case-insensitive, RFC 2045 §5.1); *v its value. */
+static bool hdr_is(const struct line *l, const char *name, const char **v)
+{
+	size_t n = strlen(name);
+
+	if (l->n <= n || strncasecmp(l->p, name, n) || l->p[n] != ':')
+		return false;
+	*v = l->p + n + 1;
+	return true;
+}
+
+static bool ci_has(const char *p, const char *end, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; p + n <= end; p++)
+		if (!strncasecmp(p, needle, n))
+			return true;
+	return false;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The boundary parameter of a Content-Type value [v, end): token or quoted string. */
+static bool boundary_param(const char *v, const char *end, const char **bp, size_t *bn)
+{
+	for (const char *p = v; p + 9 <= end; p++) {
+		const char *q;
+
+		if (strncasecmp(p, "boundary", 8) || (p > v && !is_ws(p[-1]) && p[-1] != ';'))
+			continue;
+		q = p + 8;
+		while (q < end && is_ws(*q))
+			q++;
+		if (q >= end || *q != '=')
+			continue;
+		q++;
+		while (q < end && is_ws(*q))
+			q++;
+		if (q < end && *q == '"') {
+			const char *e = memchr(q + 1, '"', (size_t)(end - q - 1));
+			if (!e)
+				return false;
+			*bp = q + 1;
+			*bn = (size_t)(e - q - 1);
+		} else {
+			const char *e = q;
+			while (e < end && !is_ws(*e) && *e != ';')
+				e++;
+			*bp = q;
+			*bn = (size_t)(e - q);
+		}
+		return *bn > 0 && *bn <= BOUNDARY_MAX;
+	}
+	return false;
+}
+
+/* 1: l is "--boundary" (transport padding allowed), 2: the close "--boundary--", 0: neither. */
+static int delimiter(const struct line *l, const char *bp, size_t bn)
+{
+	size_t n = l->n;
+
+	while (n > 0 && (l->p[n - 1] == ' ' || l->p[n - 1] == '\t'))
+		n--;
+	if (n < 2 + bn || l->p[0] != '-' || l->p[1] != '-' || memcmp(l->p + 2, bp, bn))
+		return 0;
+	if (n == 2 + bn)
+		return 1;
+	if (n == 4 + bn && l->p[2 + bn] == '-' && l->p[3 + bn] == '-')
+		return 2;
+	return 0;
+}
+
+static int split_level(struct ctl_body *b, const char *body, const char *start, const char *end,
+		       const char *bp, size_t bn, int depth);
+
+/* One part [p, end): headers, a blank line, the content. */
+static int split_part(struct ctl_body *b, const char *body, const char *p, const char *end, int depth)
+{
+	const char *ct = NULL, *ct_end = NULL, *v;
+	bool fallback = false, in_ct = false, hdr_end = false;
+	struct line l;
+
+	while (next_line(&p, end, &l)) {
+		if (l.n == 0) {
+			hdr_end = true;
+			break;
+		}
+		if (l.p[0] == ' ' || l.p[0] == '\t') {
+			/* RFC 5322 §2.2.3 folding: the value goes on */
+			if (in_ct)
+				ct_end = l.p + l.n;
+			continue;
+		}
+		in_ct = false;
+		if (hdr_is(&l, "Content-Type", &v)) {
+			ct = v;
+			ct_end = l.p + l.n;
+			in_ct = true;
+		} else if (hdr_is(&l, "Content-Disposition", &v)) {
+			fallback = ci_has(v, l.p + l.n, "ms-proxy-2007fallback");
+		}
+	}
+	if (!hdr_end)
+		return CTL_SDP_E_SYNTAX;
+	if (!ct)
+		return 0; /* RFC 2046 §5.1: text/plain by default */
+	while (ct < ct_end && is_ws(*ct))
+		ct++;
+	if ((size_t)(ct_end - ct) >= 15 && !strncasecmp(ct, "application/sdp", 15) &&
+	    (ct + 15 == ct_end || ct[15] == ';' || is_ws(ct[15]))) {
+		if (b->n_sdp == CTL_BODY_PARTS_MAX)
+			return CTL_SDP_E_TOO_BIG;
+		b->sdp[b->n_sdp].off = (size_t)(p - body);
+		b->sdp[b->n_sdp].len = (size_t)(end - p);
+		b->sdp[b->n_sdp].fallback = fallback;
+		b->n_sdp++;
+		return 0;
+	}
+	if ((size_t)(ct_end - ct) >= 10 && !strncasecmp(ct, "multipart/", 10)) {
+		const char *nbp;
+		size_t nbn;
+
+		if (depth + 1 >= NEST_MAX)
+			return CTL_SDP_E_TOO_BIG;
+		if (!boundary_param(ct, ct_end, &nbp, &nbn))
+			return CTL_SDP_E_SYNTAX;
+		return split_level(b, body, p, end, nbp, nbn, depth + 1);
+	}
+	return 0;
+}
+
+static int split_level(struct ctl_body *b, const char *body, const char *start, const char *end,
+		       const char *bp, size_t bn, int depth)
+{
+	const char *p = start, *part = NULL;
+	struct line l;
+	int rc;
+
+	while (next_line(&p, end, &l)) {
+		int d = delimiter(&l, bp, bn);
+		const char *pend = l.p;
+
+		if (!d)
+			continue;
+		if (part) {
+			/* RFC 2046 §5.1.1: the line break before a delimiter belongs to it */
+			if (pend > part && pend[-1] == '\n')
+				pend--;
+			if (pend > part && pend[-1] == '\r')
+				pend--;
+			if ((rc = split_part(b, body, part, pend, depth)) < 0)
+				return rc;
+		}
+		if (d == 2)
+			return 0; /* the epilogue is ignored */
+		part = p;
+	}
+	return CTL_SDP_E_SYNTAX; /* no close delimiter */
+}
+
+int ctl_body_split(struct ctl_body *b, const char *body, size_t len)
+{
+	const char *p = body, *end = body + len;
+	struct line l = {.p = end};
+	int rc;
+
+	if (!b || !body)
+		return CTL_SDP_E_INVAL;
+	memset(b, 0, sizeof(*b));
+	if (len > CTL_SDP_BODY_MAX)
+		return CTL_SDP_E_TOO_BIG;
+	while (next_line(&p, end, &l) && l.n == 0)
+		;
+	if (l.p < end && l.n > 2 && l.p[0] == '-' && l.p[1] == '-') {
+		size_t bn = l.n - 2;
+
+		while (bn > 0 && (l.p[2 + bn - 1] == ' ' || l.p[2 + bn - 1] == '\t'))
+			bn--;
+		if (bn == 0 || bn > BOUNDARY_MAX)
+			return CTL_SDP_E_SYNTAX;
+		b->multipart = true;
+		if ((rc = split_level(b, body, body, end, l.p + 2, bn, 0)) < 0)
+			return rc;
+		if (b->n_sdp == 0)
+			return CTL_SDP_E_EMPTY;
+		b->primary = b->n_sdp - 1;
+		return 0;
+	}
+	b->n_sdp = 1;
+	b->sdp[0].off = 0;
+	b->sdp[0].len = len;
+	return 0;
 }

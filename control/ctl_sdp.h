@@ -55,6 +55,9 @@ struct ctl_sdp_media {
 	bool rtcp_mux;                 /* a=rtcp-mux (RFC 5761 §5.1.1) */
 	bool has_ice;                  /* credentials or candidates present */
 	enum sdp_form cand_form;       /* draft-06 when the peer wrote only draft-06 candidates */
+	bool both_forms;               /* draft-06 and RFC-form candidates in this one section */
+	bool ms_hint;                  /* Microsoft-only tokens (see ctl_sdp_dialect) */
+	bool ms2_prio;                 /* every RFC-form UDP candidate has MS-ICE2's priority layout */
 	char mid[CTL_SDP_MID_MAX + 1]; /* a=mid, "" if absent */
 };
 
@@ -86,6 +89,14 @@ enum ctl_ice_mode {
 	CTL_ICE_FORCE,        /* gateway ICE on every active section */
 };
 
+/* Which candidate grammar the gateway writes into a section. */
+enum ctl_sdp_cand_form {
+	CTL_FORM_PEER = 0,    /* the peer's: draft-06 if it wrote only draft-06, both if both */
+	CTL_FORM_RFC,         /* ice-ufrag / ice-pwd and RFC 8839 candidates */
+	CTL_FORM_DRAFT06,     /* [MS-ICE] draft-06 candidates carrying their credentials */
+	CTL_FORM_BOTH,        /* both sets, as Lync offers them in one body (seed 003) */
+};
+
 /* The gateway's side of one m= section. */
 struct ctl_sdp_local {
 	struct ice_addr addr;               /* address and RTP port; port 0 rejects the stream */
@@ -94,6 +105,7 @@ struct ctl_sdp_local {
 	const char *ufrag, *pwd;            /* ICE credentials (RFC 8839 §5.4) */
 	const struct sdp_candidate *cand;   /* gateway candidates: host, later srflx / relay */
 	unsigned n_cand;
+	uint8_t form;                       /* enum ctl_sdp_cand_form */
 };
 
 struct ctl_sdp_rewrite {
@@ -113,5 +125,54 @@ struct ctl_sdp_rewrite {
  */
 long ctl_sdp_rewrite(char *out, size_t cap, const struct ctl_sdp *peer, const char *body, size_t len,
 		     const struct ctl_sdp_rewrite *rw);
+
+/* The ICE dialect a section's SDP speaks, as far as SDP tells. */
+enum ctl_sdp_dialect {
+	CTL_DIALECT_NONE = 0,  /* no ICE */
+	CTL_DIALECT_RFC,       /* RFC 8445 / 5245 */
+	CTL_DIALECT_MSICE,     /* [MS-ICE] draft-06 only (OCS 2007) */
+	CTL_DIALECT_MSICE2,    /* MS-ICE2 (OCS 2007 R2 and later, Lync, libnice OC2007R2) */
+};
+
+/**
+ * Guess section i's dialect. Draft-06 candidates alone: MS-ICE. RFC-form ICE is MS-ICE2 when
+ * the same body also carries the draft-06 set (Lync's fallback: in_fallback_body for a
+ * multipart whose other part holds it), when it uses tokens only Microsoft writes (TCP-ACT /
+ * TCP-PASS transports, a=x-candidate-ipv6, a=x-candidate-info), or when every RFC-form UDP
+ * candidate's local preference has MS-ICE2's layout (transport 15 in bits 12-15, direction 0
+ * in bits 9-11: libnice's OC2007R2 mode); otherwise RFC.
+ */
+enum ctl_sdp_dialect ctl_sdp_dialect(const struct ctl_sdp *s, unsigned i, bool in_fallback_body);
+
+/* ---- multipart bodies ---- */
+
+#define CTL_BODY_PARTS_MAX 8
+
+/* One application/sdp part of a body: where its content lies (headers excluded). */
+struct ctl_body_part {
+	size_t off, len;
+	bool fallback;           /* Content-Disposition names ms-proxy-2007fallback (ICEv6 part) */
+};
+
+/*
+ * A body as a proxy may pass it in the NG "sdp" key: a plain SDP, or a whole MIME multipart
+ * (RFC 2046 §5.1) such as Lync's multipart/alternative of an ICEv6 and an ICEv19 SDP
+ * ([MS-SIPRE] §3.15.4.1), possibly nested one level in a multipart/mixed.
+ */
+struct ctl_body {
+	bool multipart;
+	unsigned n_sdp;          /* application/sdp parts found (1 for a plain SDP) */
+	struct ctl_body_part sdp[CTL_BODY_PARTS_MAX];
+	unsigned primary;        /* the part calls are set up from: the last (ICEv19 goes last) */
+};
+
+/**
+ * Find the SDP parts of body. A body whose first non-blank line starts with "--" is taken as
+ * a multipart whose boundary that line names; anything else is one plain SDP. Returns 0,
+ * CTL_SDP_E_EMPTY when a multipart holds no application/sdp part, CTL_SDP_E_SYNTAX when it is
+ * malformed (no closing delimiter, part without header end), CTL_SDP_E_TOO_BIG past
+ * CTL_BODY_PARTS_MAX parts or nesting deeper than two levels.
+ */
+int ctl_body_split(struct ctl_body *b, const char *body, size_t len);
 
 #endif

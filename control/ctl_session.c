@@ -27,9 +27,13 @@
 
 struct ctl_media {
 	uint32_t slot_a, slot_b;     /* a faces the offerer, b the answerer */
-	uint16_t port_a, port_b;     /* even RTP ports; RTCP on +1 unless muxed */
+	uint16_t port_a, port_b;     /* RTP ports: one each when muxed, else an even one and +1 */
 	bool active;                 /* port 0 in the offer: nothing allocated */
 	bool mux, ice_a, ice_b;
+	uint8_t iface_a, iface_b;    /* media interface of each leg (NG "direction") */
+	uint8_t dialect_a, dialect_b;/* enum ice_dialect the leg was made in */
+	bool b_described;            /* an answer gave leg b its remote side */
+	uint32_t rhash_b;            /* ... with these credentials (hash): a repeat changes nothing */
 	char ufrag_a[9], pwd_a[25], ufrag_b[9], pwd_b[25];
 	char peer_ufrag_a[ICE_UFRAG_MAX + 1]; /* the offerer's ufrag: a change means ICE restart */
 	bool relay_b, relay_only_b;  /* leg b advertises relays (ICE=force-relay: only relays) */
@@ -41,10 +45,12 @@ struct ctl_call {
 	char call_id[CALLID_MAX + 1];
 	char from_tag[TAG_MAX + 1], to_tag[TAG_MAX + 1];
 	unsigned worker;
+	uint8_t iface_from, iface_to; /* interfaces facing the from-tag's and the to-tag's side */
 	unsigned nmedia;
 	bool answered;
 	uint64_t created_ms, last_ms;
-	struct ctl_media media[CTL_CALL_MEDIA];
+	unsigned media_cap;          /* entries behind media: as many as the largest offer had */
+	struct ctl_media *media;     /* most calls have one or two streams: sized to fit */
 };
 
 /* An offer answered once its relays are allocated (or not): the request is kept whole and
@@ -59,6 +65,28 @@ struct ctl_pending {
 	uint64_t deadline_ms;
 };
 
+/* Free ports of one interface owned by one worker. A port pair (even p, p + 1) belongs to worker
+ * (p / 2) % nworkers, which is how the dispatcher (or RSS on the port) steers a packet to the
+ * core owning its leg; a muxed leg takes one port of a pair, a leg with RTCP both. */
+struct ctl_pool {
+	uint16_t *pairs;             /* even ports whose pair is wholly free: a stack */
+	uint32_t npairs;
+	uint16_t *singles;           /* free ports whose buddy is taken; may hold stale entries */
+	uint32_t nsingles, cap;
+	uint32_t free_singles;       /* entries that are not stale */
+};
+
+/* port_state values (per interface, per port) */
+#define PS_USED 0                /* taken, or outside the range */
+#define PS_PAIR 1                /* free, with its buddy, as a pair on the pairs stack */
+#define PS_SINGLE 2              /* free, alone on the singles stack */
+
+struct ctl_ifc {
+	struct ctl_cfg_iface cfg;
+	uint8_t *port_state;         /* 65536 entries, PS_* */
+	struct ctl_pool pool[CTL_MAX_WORKERS];
+};
+
 struct ctl {
 	struct ctl_cfg cfg;
 	struct ctl_turn *turn;
@@ -71,9 +99,10 @@ struct ctl {
 	struct ctl_stats st;
 	uint64_t rng;
 	unsigned next_worker;
-	/* free RTP ports (even) and free leg slots, per worker: stacks */
-	uint16_t *ports[CTL_MAX_WORKERS];
-	uint32_t nports[CTL_MAX_WORKERS];
+	size_t media_slots;          /* struct ctl_media held by all calls */
+	struct ctl_ifc ifc[CTL_CFG_IFACES];
+	unsigned n_ifc;
+	/* free leg slots, per worker: stacks */
 	uint32_t *slots[CTL_MAX_WORKERS];
 	uint32_t nslots[CTL_MAX_WORKERS];
 	struct ctl_call **table;
@@ -112,19 +141,189 @@ static uint32_t hash_str(const char *s)
 	return h;
 }
 
+/* ---- port pools: one per interface and worker ---- */
+
+static unsigned port_worker(const struct ctl *c, uint32_t port)
+{
+	return (port / 2) % c->cfg.nworkers;
+}
+
+/* Rebuild a worker's singles stack from the port states: drops the stale entries. */
+static void pool_compact(struct ctl *c, struct ctl_ifc *f, unsigned w)
+{
+	struct ctl_pool *pl = &f->pool[w];
+
+	pl->nsingles = 0;
+	for (uint32_t p = c->cfg.port_max + 1u; p-- > c->cfg.port_min;)
+		if (f->port_state[p] == PS_SINGLE && port_worker(c, p) == w && pl->nsingles < pl->cap)
+			pl->singles[pl->nsingles++] = (uint16_t)p;
+}
+
+static void push_single(struct ctl *c, struct ctl_ifc *f, unsigned w, uint16_t p)
+{
+	struct ctl_pool *pl = &f->pool[w];
+
+	f->port_state[p] = PS_SINGLE;
+	pl->free_singles++;
+	if (pl->nsingles == pl->cap)
+		pool_compact(c, f, w); /* p is among them now */
+	else
+		pl->singles[pl->nsingles++] = p;
+}
+
+/* A port for a muxed leg: a lone free port first, else half of a pair. 0 if none. */
+static uint16_t pool_take_single(struct ctl *c, unsigned iface, unsigned w)
+{
+	struct ctl_ifc *f = &c->ifc[iface];
+	struct ctl_pool *pl = &f->pool[w];
+
+	while (pl->nsingles) {
+		uint16_t p = pl->singles[--pl->nsingles];
+		if (f->port_state[p] == PS_SINGLE) {
+			f->port_state[p] = PS_USED;
+			pl->free_singles--;
+			return p;
+		}
+	}
+	if (pl->npairs) {
+		uint16_t p = pl->pairs[--pl->npairs];
+		f->port_state[p] = PS_USED;
+		push_single(c, f, w, (uint16_t)(p + 1));
+		return p;
+	}
+	return 0;
+}
+
+/* An even port whose odd buddy carries RTCP. 0 if none. */
+static uint16_t pool_take_pair(struct ctl *c, unsigned iface, unsigned w)
+{
+	struct ctl_ifc *f = &c->ifc[iface];
+	struct ctl_pool *pl = &f->pool[w];
+	uint16_t p;
+
+	if (!pl->npairs)
+		return 0;
+	p = pl->pairs[--pl->npairs];
+	f->port_state[p] = f->port_state[p + 1] = PS_USED;
+	return p;
+}
+
+static void pool_give(struct ctl *c, unsigned iface, uint16_t port, bool mux)
+{
+	struct ctl_ifc *f = &c->ifc[iface];
+	unsigned w = port_worker(c, port);
+	struct ctl_pool *pl = &f->pool[w];
+	uint16_t buddy = port ^ 1u;
+
+	if (!mux) {
+		f->port_state[port] = f->port_state[port + 1] = PS_PAIR;
+		pl->pairs[pl->npairs++] = port;
+	} else if (f->port_state[buddy] == PS_SINGLE) {
+		/* both halves free again: a pair, for a leg that needs one (the buddy's entry on
+		 * the singles stack goes stale) */
+		uint16_t even = port & (uint16_t)~1u;
+		f->port_state[port] = f->port_state[buddy] = PS_PAIR;
+		pl->free_singles--;
+		pl->pairs[pl->npairs++] = even;
+	} else {
+		push_single(c, f, w, port);
+	}
+}
+
+/* Can worker w's pool of iface give n_pairs pairs and n_single lone ports at once? */
+static bool pool_can(const struct ctl *c, unsigned iface, unsigned w, uint32_t n_pairs, uint32_t n_single)
+{
+	const struct ctl_pool *pl = &c->ifc[iface].pool[w];
+
+	return pl->npairs >= n_pairs &&
+	       (uint64_t)pl->free_singles + 2ull * (pl->npairs - n_pairs) >= n_single;
+}
+
+uint32_t ctl_free_ports(const struct ctl *c, unsigned iface)
+{
+	uint32_t n = 0;
+
+	if (!c || iface >= c->n_ifc)
+		return 0;
+	for (unsigned w = 0; w < c->cfg.nworkers; w++)
+		n += 2 * c->ifc[iface].pool[w].npairs + c->ifc[iface].pool[w].free_singles;
+	return n;
+}
+
+static int ifc_init(struct ctl *c, unsigned i, const struct ctl_cfg_iface *ci)
+{
+	struct ctl_ifc *f = &c->ifc[i];
+	uint32_t npairs[CTL_MAX_WORKERS] = {0};
+	unsigned nw = c->cfg.nworkers;
+
+	f->cfg = *ci;
+	f->cfg.name[sizeof(f->cfg.name) - 1] = 0;
+	if (!f->cfg.local_ip)
+		return -1;
+	if (!f->cfg.adv_ip)
+		f->cfg.adv_ip = f->cfg.local_ip;
+	f->port_state = calloc(65536, 1);
+	if (!f->port_state)
+		return -1;
+	for (uint32_t p = c->cfg.port_min & ~1u; p <= c->cfg.port_max; p += 2)
+		npairs[port_worker(c, p)]++;
+	for (unsigned w = 0; w < nw; w++) {
+		f->pool[w].pairs = calloc(npairs[w] + 1, sizeof(uint16_t));
+		f->pool[w].cap = 2 * npairs[w] + 2;
+		f->pool[w].singles = calloc(f->pool[w].cap, sizeof(uint16_t));
+		if (!f->pool[w].pairs || !f->pool[w].singles)
+			return -1;
+	}
+	/* pushed from the top down so that the lowest ports go first; a port at either end of
+	 * the range without its buddy is a lone port */
+	for (uint32_t p = c->cfg.port_max + 1u; p-- > c->cfg.port_min;) {
+		uint32_t even = p & ~1u;
+		if (even >= c->cfg.port_min && even + 1 <= c->cfg.port_max) {
+			if (p == even) {
+				struct ctl_pool *pl = &f->pool[port_worker(c, p)];
+				f->port_state[p] = f->port_state[p + 1] = PS_PAIR;
+				pl->pairs[pl->npairs++] = (uint16_t)p;
+			}
+		} else {
+			push_single(c, f, port_worker(c, p), (uint16_t)p);
+		}
+	}
+	return 0;
+}
+
+static void ifc_free(struct ctl_ifc *f)
+{
+	free(f->port_state);
+	for (unsigned w = 0; w < CTL_MAX_WORKERS; w++) {
+		free(f->pool[w].pairs);
+		free(f->pool[w].singles);
+	}
+}
+
+/* Interface index by name; "internal" / "external" (rtpengine's legacy address-family words)
+ * mean interface 0 when no interface carries the name. -1 if unknown. */
+static int ifc_find(const struct ctl *c, const char *name, size_t n)
+{
+	for (unsigned i = 0; i < c->n_ifc; i++)
+		if (strlen(c->ifc[i].cfg.name) == n && !memcmp(c->ifc[i].cfg.name, name, n))
+			return (int)i;
+	if ((n == 8 && !memcmp(name, "internal", 8)) || (n == 8 && !memcmp(name, "external", 8)))
+		return 0;
+	return -1;
+}
+
 struct ctl *ctl_new(const struct ctl_cfg *cfg, const struct ctl_backend *be)
 {
 	struct ctl *c;
 
-	if (!cfg->local_ip || cfg->nworkers == 0 || cfg->nworkers > CTL_MAX_WORKERS ||
-	    cfg->port_min < 1024 || cfg->port_max <= cfg->port_min || !cfg->slots_per_worker)
+	if ((!cfg->local_ip && !cfg->n_iface) || cfg->n_iface > CTL_CFG_IFACES || cfg->nworkers == 0 ||
+	    cfg->nworkers > CTL_MAX_WORKERS || cfg->port_min < 1024 || cfg->port_max <= cfg->port_min ||
+	    !cfg->slots_per_worker)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	if (!c->cfg.adv_ip)
-		c->cfg.adv_ip = cfg->local_ip;
 	if (!c->cfg.max_sessions)
 		c->cfg.max_sessions = 100000;
 	c->be = *be;
@@ -138,20 +337,33 @@ struct ctl *ctl_new(const struct ctl_cfg *cfg, const struct ctl_backend *be)
 			goto fail;
 	}
 	for (unsigned w = 0; w < cfg->nworkers; w++) {
-		c->ports[w] = calloc(65536 / 2, sizeof(uint16_t));
 		c->slots[w] = calloc(cfg->slots_per_worker, sizeof(uint32_t));
-		if (!c->ports[w] || !c->slots[w])
+		if (!c->slots[w])
 			goto fail;
 		for (uint32_t s = cfg->slots_per_worker; s-- > 0;)
 			c->slots[w][c->nslots[w]++] = s;
 	}
-	/* even RTP ports; a port pair belongs to worker (port / 2) % nworkers, which is how the
-	 * dispatcher (or RSS on the port) steers a packet to the core owning its leg */
-	for (uint32_t p = (cfg->port_max - 1) & ~1u; p >= cfg->port_min; p -= 2) {
-		unsigned w = (p / 2) % cfg->nworkers;
-		c->ports[w][c->nports[w]++] = (uint16_t)p;
-		if (p < 2)
-			break;
+	{
+		struct ctl_cfg_iface list[CTL_CFG_IFACES];
+		unsigned n = cfg->n_iface ? cfg->n_iface : 1;
+
+		memcpy(list, cfg->iface, sizeof(list));
+		if (!cfg->n_iface)
+			snprintf(list[0].name, sizeof(list[0].name), "default");
+		if (cfg->local_ip) {
+			list[0].local_ip = cfg->local_ip;
+			list[0].adv_ip = cfg->adv_ip;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (ifc_init(c, i, &list[i]) < 0)
+				goto fail;
+			c->n_ifc = i + 1;
+			for (unsigned j = 0; j < i; j++)
+				if (!strcmp(c->ifc[j].cfg.name, c->ifc[i].cfg.name))
+					goto fail; /* direction could not tell them apart */
+		}
+		c->cfg.local_ip = c->ifc[0].cfg.local_ip;
+		c->cfg.adv_ip = c->ifc[0].cfg.adv_ip;
 	}
 	c->table_size = 1u << 16;
 	c->table = calloc(c->table_size, sizeof(*c->table));
@@ -176,13 +388,12 @@ void ctl_free(struct ctl *c)
 		for (uint32_t i = 0; i < c->table_size; i++)
 			while (c->table[i]) {
 				struct ctl_call *n = c->table[i]->next;
+				free(c->table[i]->media);
 				free(c->table[i]);
 				c->table[i] = n;
 			}
-	for (unsigned w = 0; w < CTL_MAX_WORKERS; w++) {
-		free(c->ports[w]);
+	for (unsigned w = 0; w < CTL_MAX_WORKERS; w++)
 		free(c->slots[w]);
-	}
 	while (c->pending) {
 		struct ctl_pending *p = c->pending->next;
 		free(c->pending->msg);
@@ -190,6 +401,8 @@ void ctl_free(struct ctl *c)
 		c->pending = p;
 	}
 	ctl_turn_free(c->turn);
+	for (unsigned i = 0; i < CTL_CFG_IFACES; i++)
+		ifc_free(&c->ifc[i]);
 	ng_cache_free(&c->cache);
 	free(c->table);
 	free(c->sdp);
@@ -208,9 +421,14 @@ size_t ctl_memory(const struct ctl *c)
 {
 	size_t m = sizeof(*c) + c->table_size * sizeof(*c->table) + sizeof(*c->sdp) +
 		   NG_NODES_MAX * sizeof(*c->nodes) + REPLY_MAX + TRACE_REPLY_BYTES + c->cache.bytes;
-	m += (size_t)c->st.calls * sizeof(struct ctl_call);
+	m += (size_t)c->st.calls * sizeof(struct ctl_call) + c->media_slots * sizeof(struct ctl_media);
 	for (unsigned w = 0; w < c->cfg.nworkers; w++)
-		m += 65536 / 2 * sizeof(uint16_t) + c->cfg.slots_per_worker * sizeof(uint32_t);
+		m += c->cfg.slots_per_worker * sizeof(uint32_t);
+	for (unsigned i = 0; i < c->n_ifc; i++) {
+		m += 65536;
+		for (unsigned w = 0; w < c->cfg.nworkers; w++)
+			m += (c->ifc[i].pool[w].cap + c->ifc[i].pool[w].cap / 2) * sizeof(uint16_t);
+	}
 	return m;
 }
 
@@ -272,6 +490,7 @@ static void release_media(struct ctl *c, struct ctl_call *call)
 		struct ctl_media *m = &call->media[i];
 		uint32_t slots[2] = {m->slot_a, m->slot_b};
 		uint16_t ports[2] = {m->port_a, m->port_b};
+		uint8_t ifaces[2] = {m->iface_a, m->iface_b};
 
 		if (!m->active)
 			continue;
@@ -290,7 +509,7 @@ static void release_media(struct ctl *c, struct ctl_call *call)
 			/* the worker applies commands in order: a later create at this slot or
 			 * on these ports comes after the delete */
 			c->slots[w][c->nslots[w]++] = slots[k];
-			c->ports[w][c->nports[w]++] = ports[k];
+			pool_give(c, ifaces[k], ports[k], m->mux);
 			c->st.legs--;
 		}
 		m->active = false;
@@ -304,6 +523,8 @@ static void delete_call(struct ctl *c, struct ctl_call *call)
 	unlink_call(c, call);
 	c->st.calls--;
 	c->st.calls_deleted++;
+	c->media_slots -= call->media_cap;
+	free(call->media);
 	free(call);
 }
 
@@ -325,13 +546,16 @@ static enum ice_cand_type cand_type(uint8_t t)
 	}
 }
 
-/* The peer's side of one m= section, as a command's remote description. */
-static void describe_remote(struct dp_cmd *cmd, const struct ctl_sdp_media *pm, bool *dialect_ms)
+/* The peer's side of one m= section, as a command's remote description, for a leg in dialect
+ * d: an MS-ICE leg takes the draft-06 candidates, any other the RFC-form ones (a Lync body may
+ * carry both sets; each agent reads the one of its dialect). */
+static void describe_remote(struct dp_cmd *cmd, const struct ctl_sdp_media *pm, enum ice_dialect d)
 {
 	const struct sdp_ice_media *im = &pm->sdp->ice;
 
 	/* credentials longer than the agent keeps cannot be checked: such a leg gets no ICE */
-	if (strlen(pm->ice.ufrag) < sizeof(cmd->rufrag) && strlen(pm->ice.pwd) < sizeof(cmd->rpwd)) {
+	if (d != ICE_DIALECT_MSICE && strlen(pm->ice.ufrag) < sizeof(cmd->rufrag) &&
+	    strlen(pm->ice.pwd) < sizeof(cmd->rpwd)) {
 		memcpy(cmd->rufrag, pm->ice.ufrag, strlen(pm->ice.ufrag) + 1);
 		memcpy(cmd->rpwd, pm->ice.pwd, strlen(pm->ice.pwd) + 1);
 	}
@@ -345,7 +569,6 @@ static void describe_remote(struct dp_cmd *cmd, const struct ctl_sdp_media *pm, 
 			cmd->def_remote[1].port = pm->rtcp_port;
 		}
 	}
-	*dialect_ms = false;
 	for (unsigned i = 0; i < im->n_cand; i++) {
 		const struct sdp_candidate *sc = &im->cand[i];
 		struct ice_remote_cand rc;
@@ -353,15 +576,19 @@ static void describe_remote(struct dp_cmd *cmd, const struct ctl_sdp_media *pm, 
 		if (sc->transport != SDP_TP_UDP || sc->addr.family != ICE_AF_INET ||
 		    sc->component < 1 || sc->component > 2)
 			continue;
+		if ((sc->form == SDP_FORM_DRAFT06) != (d == ICE_DIALECT_MSICE))
+			continue;
 		if (pm->rtcp_mux && sc->component != 1)
 			continue;
+		/* the last slot is kept for the leg's own credentials (leg_b_create) */
+		if (cmd->nrc >= DP_CMD_MAX_RC - 1)
+			break;
 		memset(&rc, 0, sizeof(rc));
 		rc.comp = (uint8_t)sc->component;
 		rc.type = cand_type(sc->type);
 		rc.addr = sc->addr;
 		rc.foundation = sc->foundation;
 		if (sc->form == SDP_FORM_DRAFT06) {
-			*dialect_ms = true;
 			rc.prio = sc->qvalue;
 			rc.ms_id = sc->foundation;
 			rc.ms_pwd = sc->password;
@@ -372,9 +599,8 @@ static void describe_remote(struct dp_cmd *cmd, const struct ctl_sdp_media *pm, 
 	}
 }
 
-/* Leg names prefix the leg's trace lines: a query with flags ["trace"] finds them by it. */
 /* A command telling the leg in slot what the peer's side of a section now says. */
-static struct dp_cmd *remote_cmd(uint32_t slot, const struct ctl_sdp_media *pm, bool *ms)
+static struct dp_cmd *remote_cmd(uint32_t slot, const struct ctl_sdp_media *pm, enum ice_dialect d)
 {
 	struct dp_cmd *cmd = calloc(1, sizeof(*cmd));
 
@@ -383,18 +609,19 @@ static struct dp_cmd *remote_cmd(uint32_t slot, const struct ctl_sdp_media *pm, 
 	cmd->type = DP_CMD_REMOTE;
 	cmd->slot = slot;
 	cmd->peer = DP_NO_LEG;
-	describe_remote(cmd, pm, ms);
+	describe_remote(cmd, pm, d);
 	return cmd;
 }
 
+/* Leg names prefix the leg's trace lines: a query with flags ["trace"] finds them by it. */
 static int leg_name(char *out, size_t cap, const struct ctl_call *call, unsigned i, char side)
 {
 	return snprintf(out, cap, "%.16s/%u%c", call->call_id, i, side);
 }
 
-/* Our host candidates for one side of a section, for the rewritten SDP. */
-static unsigned host_cands(struct ctl *c, struct sdp_candidate *out, uint16_t port, bool mux,
-			   bool draft06, const char *id, const char *pwd)
+/* Our host candidates for one side of a section, for the rewritten SDP (the rewrite turns
+ * them into draft-06 lines where that side speaks MS-ICE). */
+static unsigned host_cands(struct sdp_candidate *out, uint32_t ip, uint16_t port, bool mux)
 {
 	unsigned n = mux ? 1 : 2;
 
@@ -404,18 +631,11 @@ static unsigned host_cands(struct ctl *c, struct sdp_candidate *out, uint16_t po
 		sc->component = (uint16_t)(k + 1);
 		sc->transport = SDP_TP_UDP;
 		sc->type = SDP_CAND_HOST;
-		ice_addr_set_v4(&sc->addr, c->cfg.adv_ip, (uint16_t)(port + k));
-		if (draft06) {
-			sc->form = SDP_FORM_DRAFT06;
-			sc->qvalue = 830;
-			snprintf(sc->foundation, sizeof(sc->foundation), "%s", id);
-			snprintf(sc->password, sizeof(sc->password), "%s", pwd);
-		} else {
-			sc->form = SDP_FORM_RFC8839;
-			snprintf(sc->foundation, sizeof(sc->foundation), "1");
-			sc->priority = ice_cand_priority(ICE_DIALECT_RFC8445, ICE_CAND_HOST, 65535,
-							 (uint8_t)(k + 1));
-		}
+		ice_addr_set_v4(&sc->addr, ip, (uint16_t)(port + k));
+		sc->form = SDP_FORM_RFC8839;
+		snprintf(sc->foundation, sizeof(sc->foundation), "1");
+		sc->priority = ice_cand_priority(ICE_DIALECT_RFC8445, ICE_CAND_HOST, 65535, (uint8_t)(k + 1));
+		sc->qvalue = 830; /* [MS-ICE] host */
 	}
 	return n;
 }
@@ -423,7 +643,7 @@ static unsigned host_cands(struct ctl *c, struct sdp_candidate *out, uint16_t po
 /* Leg b's relayed candidates, as allocated: after its host ones (RFC 8445 §5.1.2.2: type
  * preference 0, so the lowest priority), rel-addr naming the host transport they stand for. */
 static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const struct ctl_media *m,
-			    struct sdp_candidate *out, uint16_t port)
+			    struct sdp_candidate *out, uint32_t ip, uint16_t port)
 {
 	unsigned n = 0;
 
@@ -440,7 +660,7 @@ static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const st
 		sc->form = SDP_FORM_RFC8839;
 		sc->addr = rel;
 		sc->flags = SDP_CAND_F_RADDR;
-		ice_addr_set_v4(&sc->raddr, c->cfg.adv_ip, (uint16_t)(port + comp - 1));
+		ice_addr_set_v4(&sc->raddr, ip, (uint16_t)(port + comp - 1));
 		snprintf(sc->foundation, sizeof(sc->foundation), "2");
 		sc->priority = ice_cand_priority(ICE_DIALECT_RFC8445, ICE_CAND_RELAY, CTL_TURN_LOCAL_PREF, comp);
 		n++;
@@ -458,23 +678,39 @@ static bool want_ice(enum ng_ice mode, bool peer_has_ice)
 	}
 }
 
-/* A leg's ICE dialect from its peer's SDP and request: draft-06 candidates are MS-ICE
- * (OCS 2007); MS-ICE2 (OCS 2007 R2 and later, libnice OC2007R2) writes RFC-form candidates and
- * ice-ufrag / ice-pwd, so nothing in its SDP tells it from RFC 8445: the request says so with
- * the flag "MS-ICE2" (Kamailio: rtpengine_offer("... MS-ICE2") on the offerer's side,
- * rtpengine_answer("... MS-ICE2") on the answerer's). Its STUN differs (MESSAGE-INTEGRITY over
- * the zero-padded message): an RFC 8445 leg answers its every check 431. */
-static enum ice_dialect leg_dialect(const struct ng_request *r, bool draft06)
+/*
+ * The ICE dialect of section i of a peer's body. Draft-06 candidates alone are MS-ICE (OCS
+ * 2007). MS-ICE2 (OCS 2007 R2 and later, libnice OC2007R2) writes RFC-form candidates and
+ * ice-ufrag / ice-pwd like RFC 8445, and its STUN differs (MESSAGE-INTEGRITY over the
+ * zero-padded message: an RFC 8445 leg answers its every check 431), so ctl_sdp_dialect looks
+ * for what only Microsoft writes: the draft-06 set beside the RFC one (in the section or in the
+ * multipart's fallback part), TCP-ACT / TCP-PASS, x-candidate-ipv6 / -info, MS-ICE2's priority
+ * layout. The NG flags "MS-ICE2" and "no-MS-ICE2" override the guess (draft-06 alone cannot be
+ * anything else).
+ */
+static enum ice_dialect sdp_dialect(const struct ng_request *r, const struct ctl_sdp *s, unsigned i,
+				    bool fallback_body)
 {
-	if (draft06)
+	enum ctl_sdp_dialect d = ctl_sdp_dialect(s, i, fallback_body);
+
+	if (d == CTL_DIALECT_MSICE)
 		return ICE_DIALECT_MSICE;
-	return ng_request_has_flag(r, "MS-ICE2") ? ICE_DIALECT_MSICE2 : ICE_DIALECT_RFC8445;
+	if (ng_request_has_flag(r, "MS-ICE2"))
+		return ICE_DIALECT_MSICE2;
+	if (ng_request_has_flag(r, "no-MS-ICE2"))
+		return ICE_DIALECT_RFC8445;
+	return d == CTL_DIALECT_MSICE2 ? ICE_DIALECT_MSICE2 : ICE_DIALECT_RFC8445;
+}
+
+static uint8_t form_of(uint8_t dialect)
+{
+	return dialect == ICE_DIALECT_MSICE ? CTL_FORM_DRAFT06 : CTL_FORM_RFC;
 }
 
 /* The command creating leg b of section i (it faces the answerer: we offer, so we control),
  * its remote side not yet known. ice_config strings are copied by ice_agent_init on the worker,
  * but the command outlives its maker: they point into the command itself, into the last
- * remote-candidate slot (the caller keeps nrc below DP_CMD_MAX_RC). */
+ * remote-candidate slot (describe_remote keeps nrc below DP_CMD_MAX_RC). */
 static void leg_b_create(struct ctl *c, const struct ctl_call *call, unsigned i,
 			 const struct ctl_media *m, enum ice_dialect dialect, struct dp_cmd *cb)
 {
@@ -483,6 +719,7 @@ static void leg_b_create(struct ctl *c, const struct ctl_call *call, unsigned i,
 	cb->peer = m->slot_a;
 	leg_name(cb->cfg.name, sizeof(cb->cfg.name), call, i, 'b');
 	cb->cfg.port = m->port_b;
+	cb->cfg.iface = m->iface_b;
 	cb->cfg.rtcp_mux = m->mux;
 	cb->cfg.ice = m->ice_b;
 	cb->cfg.trace = c->cfg.trace_legs;
@@ -494,6 +731,7 @@ static void leg_b_create(struct ctl *c, const struct ctl_call *call, unsigned i,
 	snprintf(cb->rc_mspwd[DP_CMD_MAX_RC - 1], 33, "%s", m->pwd_b);
 	cb->cfg.ice_cfg.ufrag = cb->rc_msid[DP_CMD_MAX_RC - 1];
 	cb->cfg.ice_cfg.pwd = cb->rc_mspwd[DP_CMD_MAX_RC - 1];
+	cb->cfg.relay_only = m->relay_only_b;
 }
 
 #define PENDING_REPLY (-1000L)  /* do_offer: the reply waits for relays (ctl_poll) */
@@ -505,9 +743,12 @@ static long reply_error(struct ctl *c, const struct ng_request *r, const char *w
 	return ng_reply_error(out, cap, r->cookie, why);
 }
 
-/* Rewrite a body for the other side with one side's local ports and ICE. */
+/* Rewrite one SDP (c->sdp holds its parse) for the other side with one side's local ports and
+ * ICE: side_b writes leg b's (the offer going to the answerer), else leg a's. A side whose
+ * dialect is known gets candidates in it; an offer to an answerer not heard from yet mirrors
+ * the forms the offerer wrote (ctl_sdp's CTL_FORM_PEER). */
 static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *call, bool side_b,
-		    bool offer_ice_mode_force, char *out, size_t cap)
+		    bool offer_ice_mode_force, const char *body, size_t len, char *out, size_t cap)
 {
 	struct ctl_sdp_rewrite rw;
 	static struct sdp_candidate cands[CTL_CALL_MEDIA][4];
@@ -520,16 +761,21 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 	for (unsigned i = 0; i < c->sdp->n_media; i++) {
 		struct ctl_sdp_local *lo = &rw.media[i];
 		const struct ctl_media *m = i < call->nmedia ? &call->media[i] : NULL;
+		uint8_t iface = side_b ? call->iface_to : call->iface_from;
+		uint32_t ip;
 		bool ice;
 		uint16_t port;
 
+		if (m && m->active)
+			iface = side_b ? m->iface_b : m->iface_a;
+		ip = c->ifc[iface].cfg.adv_ip;
 		if (!m || !m->active) {
-			ice_addr_set_v4(&lo->addr, c->cfg.adv_ip, 0);
+			ice_addr_set_v4(&lo->addr, ip, 0);
 			continue;
 		}
 		port = side_b ? m->port_b : m->port_a;
 		ice = side_b ? m->ice_b : m->ice_a;
-		ice_addr_set_v4(&lo->addr, c->cfg.adv_ip, port);
+		ice_addr_set_v4(&lo->addr, ip, port);
 		lo->rtcp_port = m->mux ? 0 : (uint16_t)(port + 1);
 		lo->rtcp_mux = m->mux;
 		if (ice) {
@@ -537,13 +783,94 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 			lo->pwd = side_b ? m->pwd_b : m->pwd_a;
 			lo->n_cand = 0;
 			if (!(side_b && m->relay_only_b))
-				lo->n_cand = host_cands(c, cands[i], port, m->mux, false, NULL, NULL);
+				lo->n_cand = host_cands(cands[i], ip, port, m->mux);
 			if (side_b && m->relay_b)
-				lo->n_cand += relay_cands(c, call, m, cands[i] + lo->n_cand, port);
+				lo->n_cand += relay_cands(c, call, m, cands[i] + lo->n_cand, ip, port);
 			lo->cand = cands[i];
+			lo->form = side_b ? (m->b_described ? form_of(m->dialect_b) : CTL_FORM_PEER)
+				   : form_of(m->dialect_a);
 		}
 	}
-	return ctl_sdp_rewrite(out, cap, c->sdp, r->sdp.p, r->sdp.n, &rw);
+	return ctl_sdp_rewrite(out, cap, c->sdp, body, len, &rw);
+}
+
+/* ---- bodies: a plain SDP or a multipart of several (ctl_body_split) ---- */
+
+static int parse_part(struct ctl *c, const struct ng_request *r, const struct ctl_body *b, unsigned k)
+{
+	return ctl_sdp_parse(c->sdp, r->sdp.p + b->sdp[k].off, b->sdp[k].len);
+}
+
+/* A multipart made for Lync carries its fallback (ICEv6) part beside the ICEv19 one. */
+static bool fallback_body(const struct ctl_body *b)
+{
+	if (!b->multipart)
+		return false;
+	for (unsigned k = 0; k < b->n_sdp; k++)
+		if (b->sdp[k].fallback)
+			return true;
+	return b->n_sdp > 1;
+}
+
+/* Split the request's body and parse its primary SDP part into c->sdp. 0, or an NG error
+ * reply's length already written to out. */
+static long parse_body(struct ctl *c, const struct ng_request *r, struct ctl_body *b, char *out,
+		       size_t cap)
+{
+	char why[160];
+	int e = ctl_body_split(b, r->sdp.p, r->sdp.n);
+
+	if (e < 0) {
+		snprintf(why, sizeof(why), "cannot split multipart body: %s", ctl_sdp_strerror(e));
+		return reply_error(c, r, why, out, cap);
+	}
+	e = parse_part(c, r, b, b->primary);
+	if (e < 0) {
+		snprintf(why, sizeof(why), "cannot parse SDP (line %u): %s", c->sdp->err_line,
+			 ctl_sdp_strerror(e));
+		return reply_error(c, r, why, out, cap);
+	}
+	return 0;
+}
+
+/* Every SDP part of the body rewritten (see rewrite), the bytes around them (MIME headers,
+ * boundaries, other parts) copied as they came: both candidate sets of a Lync multipart name
+ * the same gateway ports. c->sdp holds the primary part's parse on entry, another's after. */
+static long rewrite_body(struct ctl *c, const struct ng_request *r, const struct ctl_body *b,
+			 struct ctl_call *call, bool side_b, bool force, char *out, size_t cap)
+{
+	size_t pos = 0, o = 0;
+
+	if (!b->multipart)
+		return rewrite(c, r, call, side_b, force, r->sdp.p, r->sdp.n, out, cap);
+	for (unsigned k = 0; k < b->n_sdp; k++) {
+		const struct ctl_body_part *pt = &b->sdp[k];
+		long n;
+
+		if (pt->off - pos > cap - o)
+			return CTL_SDP_E_NOSPACE;
+		memcpy(out + o, r->sdp.p + pos, pt->off - pos);
+		o += pt->off - pos;
+		if (parse_part(c, r, b, k) < 0)
+			return CTL_SDP_E_SYNTAX;
+		n = rewrite(c, r, call, side_b, force, r->sdp.p + pt->off, pt->len, out + o, cap - o);
+		if (n < 0)
+			return n;
+		/* a part whose last line had no terminator (the delimiter's own took its place)
+		 * keeps it that way, or the part would grow a blank line */
+		if (pt->len && r->sdp.p[pt->off + pt->len - 1] != '\n') {
+			if (n >= 1 && out[o + (size_t)n - 1] == '\n')
+				n--;
+			if (n >= 1 && out[o + (size_t)n - 1] == '\r')
+				n--;
+		}
+		o += (size_t)n;
+		pos = pt->off + pt->len;
+	}
+	if (r->sdp.n - pos > cap - o)
+		return CTL_SDP_E_NOSPACE;
+	memcpy(out + o, r->sdp.p + pos, r->sdp.n - pos);
+	return (long)(o + r->sdp.n - pos);
 }
 
 /* rtpengine's error-reason texts for a full gateway. Kamailio's rtpengine module compares
@@ -564,9 +891,48 @@ static long reply_full(struct ctl *c, const struct ng_request *r, const char *wh
 	return ng_reply_load_limit(out, cap, r->cookie, why);
 }
 
-/* A re-offer from the same side, same streams and the same ICE credentials keeps its legs. */
+/* ---- media interfaces (NG "direction") ---- */
+
+/* The interfaces of an offer's two sides: "direction" names them (the first the side the
+ * offer comes from, the second the side it goes to: rtpengine's order); without it a known
+ * call keeps its own, swapped when the offer comes from the answerer's side; else interface 0.
+ * -1 with why filled for a name no interface has. */
+static int offer_ifaces(const struct ctl *c, const struct ng_request *r, const struct ctl_call *call,
+			uint8_t out[2], char *why, size_t wn)
+{
+	if (r->n_direction) {
+		for (unsigned k = 0; k < r->n_direction && k < 2; k++) {
+			int i = ifc_find(c, r->direction[k].p, r->direction[k].n);
+
+			if (i < 0) {
+				snprintf(why, wn, "Unknown interface '%.*s' in direction",
+					 (int)(r->direction[k].n > 64 ? 64 : r->direction[k].n),
+					 r->direction[k].p);
+				return -1;
+			}
+			out[k] = (uint8_t)i;
+		}
+		if (r->n_direction == 1)
+			out[1] = out[0];
+		return 0;
+	}
+	out[0] = out[1] = 0;
+	if (call) {
+		bool from_answerer = call->to_tag[0] && r->from_tag.n == strlen(call->to_tag) &&
+				     !memcmp(r->from_tag.p, call->to_tag, r->from_tag.n);
+
+		out[0] = from_answerer ? call->iface_to : call->iface_from;
+		out[1] = from_answerer ? call->iface_from : call->iface_to;
+	}
+	return 0;
+}
+
+/* ---- offer ---- */
+
+/* A re-offer from the same side, same streams, interfaces, ICE dialect and credentials keeps
+ * its legs (hold / resume, a new address, the final offer once checks complete). */
 static bool reoffer_keeps_legs(const struct ctl_call *call, const struct ctl_sdp *sdp,
-			       const struct ng_request *r)
+			       const struct ng_request *r, const uint8_t ifaces[2], bool fb)
 {
 	if (sdp->n_media != call->nmedia || r->from_tag.n != strlen(call->from_tag) ||
 	    memcmp(r->from_tag.p, call->from_tag, r->from_tag.n))
@@ -576,17 +942,23 @@ static bool reoffer_keeps_legs(const struct ctl_call *call, const struct ctl_sdp
 		const struct ctl_sdp_media *pm = &sdp->media[i];
 		if (m->active != (pm->port != 0) || (m->active && m->mux != pm->rtcp_mux))
 			return false;
-		if (m->active && strcmp(m->peer_ufrag_a, pm->ice.ufrag))
+		if (!m->active)
+			continue;
+		if (strcmp(m->peer_ufrag_a, pm->ice.ufrag) || m->iface_a != ifaces[0] ||
+		    m->iface_b != ifaces[1])
+			return false;
+		if (pm->has_ice && m->dialect_a != sdp_dialect(r, sdp, i, fb))
 			return false;
 	}
 	return true;
 }
 
-static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *call, bool side_b,
-		    bool offer_ice_mode_force, char *out, size_t cap);
-
+/* The same endpoint again: tell leg a what its SDP now says. The [MS-ICE] final offer
+ * (a=remote-candidate:<id>, once the offerer's checks completed) nominates the pair it names on
+ * an MS-ICE leg; an RFC 8445 / MS-ICE2 final offer's a=remote-candidates name the pair the
+ * controlled leg already nominated on USE-CANDIDATE, so the candidates it lists change nothing. */
 static long reoffer_in_place(struct ctl *c, const struct ng_request *r, struct ctl_call *call,
-			     char *out, size_t cap, uint64_t now)
+			     const struct ctl_body *b, char *out, size_t cap, uint64_t now)
 {
 	long n;
 
@@ -595,52 +967,81 @@ static long reoffer_in_place(struct ctl *c, const struct ng_request *r, struct c
 		const struct ctl_sdp_media *pm = &c->sdp->media[i];
 		struct ctl_media *m = &call->media[i];
 		struct dp_cmd *cmd;
-		bool ms;
 
 		if (!m->active)
 			continue;
 		/* a hold address (c=0.0.0.0) leaves the media address as it was; candidates the
 		 * agent already has are ignored, new ones are trickled in */
-		cmd = remote_cmd(m->slot_a, pm, &ms);
+		cmd = remote_cmd(m->slot_a, pm, (enum ice_dialect)m->dialect_a);
 		if (!cmd)
 			return reply_error(c, r, "out of memory", out, cap);
+		if (m->dialect_a == ICE_DIALECT_MSICE && pm->sdp->ice.remote_candidate[0]) {
+			snprintf(cmd->ms_final, sizeof(cmd->ms_final), "%s", pm->sdp->ice.remote_candidate);
+			c->st.ms_final_offers++;
+		}
 		if (submit(c, call->worker, cmd) < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
 	}
-	n = rewrite(c, r, call, true, r->ice == NG_ICE_FORCE || r->ice == NG_ICE_FORCE_RELAY, c->out,
-		    REPLY_MAX);
+	n = rewrite_body(c, r, b, call, true, r->ice == NG_ICE_FORCE || r->ice == NG_ICE_FORCE_RELAY,
+			 c->out, REPLY_MAX);
 	if (n < 0)
 		return reply_error(c, r, "cannot rewrite SDP", out, cap);
 	return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, NULL);
 }
 
+/* Ports for a call's active sections on their interfaces: can worker w give them all? */
+static bool ports_available(const struct ctl *c, unsigned w, const struct ctl_sdp *sdp,
+			    const uint8_t ifaces[2])
+{
+	uint32_t pairs[2] = {0, 0}, singles[2] = {0, 0};
+
+	for (unsigned i = 0; i < sdp->n_media; i++) {
+		if (!sdp->media[i].port)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			if (sdp->media[i].rtcp_mux)
+				singles[k]++;
+			else
+				pairs[k]++;
+		}
+	}
+	if (ifaces[0] == ifaces[1])
+		return pool_can(c, ifaces[0], w, pairs[0] + pairs[1], singles[0] + singles[1]);
+	return pool_can(c, ifaces[0], w, pairs[0], singles[0]) &&
+	       pool_can(c, ifaces[1], w, pairs[1], singles[1]);
+}
+
+static uint16_t take_port(struct ctl *c, unsigned iface, unsigned w, bool mux)
+{
+	return mux ? pool_take_single(c, iface, w) : pool_take_pair(c, iface, w);
+}
+
 static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_t cap, uint64_t now)
 {
-	char id[CALLID_MAX + 1];
+	char id[CALLID_MAX + 1], why[160];
 	struct ctl_call *call;
-	int e;
+	struct ctl_body body;
+	uint8_t ifaces[2];
 	long n;
 	unsigned w, need = 0, relays = 0;
-	bool fresh = false;
+	bool fresh = false, fb;
 
 	c->st.offers++;
 	if (!r->call_id.n || !r->from_tag.n || !r->sdp.n)
 		return reply_error(c, r, "offer needs call-id, from-tag and sdp", out, cap);
-	e = ctl_sdp_parse(c->sdp, r->sdp.p, r->sdp.n);
-	if (e < 0) {
-		char why[160];
-		snprintf(why, sizeof(why), "cannot parse SDP (line %u): %s", c->sdp->err_line,
-			 ctl_sdp_strerror(e));
-		return reply_error(c, r, why, out, cap);
-	}
+	if ((n = parse_body(c, r, &body, out, cap)) != 0)
+		return n;
+	fb = fallback_body(&body);
 	if (c->sdp->n_media > CTL_CALL_MEDIA)
 		return reply_error(c, r, "too many media sections", out, cap);
 	copy_str(id, sizeof(id), r->call_id);
 	call = find_call(c, id);
-	if (call && reoffer_keeps_legs(call, c->sdp, r)) {
-		/* hold, resume, a new address from the same endpoint: same legs, same ports,
-		 * media goes on (RFC 3264 §8) */
-		return reoffer_in_place(c, r, call, out, cap, now);
+	if (offer_ifaces(c, r, call, ifaces, why, sizeof(why)) < 0)
+		return reply_error(c, r, why, out, cap);
+	if (call && reoffer_keeps_legs(call, c->sdp, r, ifaces, fb)) {
+		/* hold, resume, a new address from the same endpoint, the final offer: same legs,
+		 * same ports, media goes on (RFC 3264 §8) */
+		return reoffer_in_place(c, r, call, &body, out, cap, now);
 	}
 	if (call) {
 		/* an ICE restart or a changed set of streams: the legs are made again on the
@@ -670,36 +1071,58 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	call->to_tag[0] = 0;
 	call->answered = false;
 	call->last_ms = now;
+	call->iface_from = ifaces[0];
+	call->iface_to = ifaces[1];
 	w = call->worker;
 	for (unsigned i = 0; i < c->sdp->n_media; i++)
 		if (c->sdp->media[i].port)
 			need++;
-	if (c->nports[w] < 2 * need || c->nslots[w] < 2 * need) {
+	if (c->nslots[w] < 2 * need || !ports_available(c, w, c->sdp, ifaces)) {
 		/* [ICEWarn 0x200000] port range exhausted: refuse now, cleanly */
 		c->st.port_exhausted++;
 		delete_call(c, call);
+		if (c->n_ifc > 1)
+			snprintf(why, sizeof(why), "port range exhausted on interface %s%s%s (ICEWarn 0x200000)",
+				 c->ifc[ifaces[0]].cfg.name, ifaces[0] != ifaces[1] ? " or " : "",
+				 ifaces[0] != ifaces[1] ? c->ifc[ifaces[1]].cfg.name : "");
+		else
+			snprintf(why, sizeof(why), "port range exhausted (ICEWarn 0x200000)");
 		/* a re-offer stays an error: the call lives here, another gateway has not heard of it */
 		if (fresh)
-			return reply_full(c, r, "port range exhausted (ICEWarn 0x200000)",
-					  NG_ERR_OUT_OF_PORTS, out, cap);
-		return reply_error(c, r, "port range exhausted (ICEWarn 0x200000)", out, cap);
+			return reply_full(c, r, why, NG_ERR_OUT_OF_PORTS, out, cap);
+		return reply_error(c, r, why, out, cap);
+	}
+	if (c->sdp->n_media > call->media_cap) {
+		struct ctl_media *nm = realloc(call->media, c->sdp->n_media * sizeof(*nm));
+
+		if (!nm) {
+			delete_call(c, call);
+			return reply_error(c, r, "out of memory", out, cap);
+		}
+		memset(nm + call->media_cap, 0, (c->sdp->n_media - call->media_cap) * sizeof(*nm));
+		c->media_slots += c->sdp->n_media - call->media_cap;
+		call->media = nm;
+		call->media_cap = c->sdp->n_media;
 	}
 	call->nmedia = c->sdp->n_media;
 	for (unsigned i = 0; i < c->sdp->n_media; i++) {
 		const struct ctl_sdp_media *pm = &c->sdp->media[i];
 		struct ctl_media *m = &call->media[i];
 		struct dp_cmd *ca, *cb;
-		bool ms = false;
+		enum ice_dialect da;
 
 		memset(m, 0, sizeof(*m));
 		if (!pm->port)
 			continue;
 		m->active = true;
 		m->mux = pm->rtcp_mux;
+		m->iface_a = ifaces[0];
+		m->iface_b = ifaces[1];
 		m->slot_a = c->slots[w][--c->nslots[w]];
 		m->slot_b = c->slots[w][--c->nslots[w]];
-		m->port_a = c->ports[w][--c->nports[w]];
-		m->port_b = c->ports[w][--c->nports[w]];
+		/* ports_available said yes: neither take fails */
+		m->port_a = take_port(c, m->iface_a, w, m->mux);
+		m->port_b = take_port(c, m->iface_b, w, m->mux);
 		c->st.legs += 2;
 		m->ice_a = want_ice(r->ice, pm->has_ice);
 		m->ice_b = want_ice(r->ice, pm->has_ice);
@@ -707,6 +1130,9 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		rnd_token(c, m->pwd_a, 24);
 		rnd_token(c, m->ufrag_b, 8);
 		rnd_token(c, m->pwd_b, 24);
+		da = sdp_dialect(r, c->sdp, i, fb);
+		m->dialect_a = (uint8_t)da;
+		m->dialect_b = ICE_DIALECT_RFC8445;
 
 		/* relays for leg b (it faces the answerer, who gets this SDP): demanded by
 		 * ICE=force-relay, or offered next to the host candidates when TURN is configured */
@@ -730,29 +1156,30 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		ca->peer = DP_NO_LEG;
 		leg_name(ca->cfg.name, sizeof(ca->cfg.name), call, i, 'a');
 		ca->cfg.port = m->port_a;
+		ca->cfg.iface = m->iface_a;
 		ca->cfg.rtcp_mux = m->mux;
 		ca->cfg.ice = m->ice_a && pm->has_ice;
 		ca->cfg.trace = c->cfg.trace_legs;
 		ca->cfg.clock_hz = 8000;
-		describe_remote(ca, pm, &ms);
-		snprintf(m->peer_ufrag_a, sizeof(m->peer_ufrag_a), "%s", ca->rufrag);
-		ca->cfg.ice_cfg.dialect = leg_dialect(r, ms);
+		describe_remote(ca, pm, da);
+		snprintf(m->peer_ufrag_a, sizeof(m->peer_ufrag_a), "%s", pm->ice.ufrag);
+		ca->cfg.ice_cfg.dialect = da;
 		ca->cfg.ice_cfg.role = ICE_ROLE_CONTROLLED;
 		ca->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;
-		ca->cfg.ice_cfg.ufrag = m->ufrag_a;
-		ca->cfg.ice_cfg.pwd = m->pwd_a;
 		snprintf(ca->cfg.rufrag, sizeof(ca->cfg.rufrag), "%s", ca->rufrag);
 		snprintf(ca->cfg.rpwd, sizeof(ca->cfg.rpwd), "%s", ca->rpwd);
 		ca->cfg.remote_lite = ca->lite;
 		ca->cfg.default_remote[0] = ca->def_remote[0];
 		ca->cfg.default_remote[1] = ca->def_remote[1];
-		ca->start = ca->cfg.ice && (ms || (ca->rufrag[0] && ca->rpwd[0]));
+		/* MS-ICE (draft-06) carries the credentials in its candidates */
+		ca->start = ca->cfg.ice && (da == ICE_DIALECT_MSICE ? ca->nrc > 0
+								    : (ca->rufrag[0] && ca->rpwd[0]));
 		if (!ca->start)
-			ca->cfg.ice = ca->cfg.ice && ms;
+			ca->cfg.ice = ca->cfg.ice && da == ICE_DIALECT_MSICE;
 		m->ice_a = m->ice_a && (ca->cfg.ice || r->ice == NG_ICE_FORCE);
 
 		/* leg b faces the answerer: it waits for the answer. RFC 8445 until the answer
-		 * says otherwise (do_answer makes it again in the answerer's dialect). */
+		 * says otherwise (answer_leg_b makes it again in the answerer's dialect). */
 		leg_b_create(c, call, i, m, ICE_DIALECT_RFC8445, cb);
 		/* ice_config strings are copied by ice_agent_init on the worker, but the command
 		 * outlives this function: point them into the command itself */
@@ -762,7 +1189,6 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		ca->cfg.ice_cfg.pwd = ca->rc_mspwd[DP_CMD_MAX_RC - 1];
 		if (ca->nrc == DP_CMD_MAX_RC)
 			ca->nrc--; /* the last slot carries the credentials */
-		cb->cfg.relay_only = m->relay_only_b;
 		if (submit(c, w, ca) < 0 || submit(c, w, cb) < 0) {
 			delete_call(c, call);
 			return reply_error(c, r, "worker busy, try again", out, cap);
@@ -778,8 +1204,8 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		c->pending_call = call;
 		return PENDING_REPLY;
 	}
-	n = rewrite(c, r, call, true, r->ice == NG_ICE_FORCE || r->ice == NG_ICE_FORCE_RELAY, c->out,
-		    REPLY_MAX);
+	n = rewrite_body(c, r, &body, call, true, r->ice == NG_ICE_FORCE || r->ice == NG_ICE_FORCE_RELAY,
+			 c->out, REPLY_MAX);
 	if (n < 0) {
 		delete_call(c, call);
 		return reply_error(c, r, "cannot rewrite SDP", out, cap);
@@ -805,12 +1231,137 @@ static void permit_remotes(struct ctl *c, unsigned w, uint32_t slot, const struc
 		ctl_turn_permit(c->turn, w, slot, &pm->conn, now * 1000);
 }
 
+/* ---- answer ---- */
+
+/* What an answer said to leg b, as a hash: the credentials, or for MS-ICE each candidate's
+ * identifier and password, and the dialect. */
+static uint32_t remote_hash(const struct ctl_sdp_media *pm, enum ice_dialect d)
+{
+	const struct sdp_ice_media *im = &pm->sdp->ice;
+	uint64_t h = 14695981039346656037ull ^ (uint64_t)(d + 1);
+	const char *parts[2] = {pm->ice.ufrag, pm->ice.pwd};
+
+#define MIX(s)                                                    \
+	for (const char *q = (s); *q; q++)                        \
+		h = (h ^ (uint8_t)*q) * 1099511628211ull;         \
+	h = (h ^ 0x3a) * 1099511628211ull
+	if (d != ICE_DIALECT_MSICE) {
+		MIX(parts[0]);
+		MIX(parts[1]);
+	} else {
+		for (unsigned i = 0; i < im->n_cand; i++)
+			if (im->cand[i].form == SDP_FORM_DRAFT06) {
+				MIX(im->cand[i].foundation);
+				MIX(im->cand[i].password);
+			}
+	}
+#undef MIX
+	h ^= h >> 32;
+	return (uint32_t)h ? (uint32_t)h : 1;
+}
+
+/*
+ * Leg b learns the answerer's side of section i. The first answer in the dialect leg b was made
+ * in describes it and starts its checks. The same answer again (a 183 and then the 200 with the
+ * same SDP, or one more provisional answer) only trickles new candidates: the running agent
+ * keeps its state. An answer in another dialect, or with other credentials (a 200 from a fork
+ * other than the 183's, an ICE restart), makes leg b again at the same slot and port with the
+ * same local credentials (the rewritten offer gave them out), so no leg is ever duplicated.
+ */
+static int answer_leg_b(struct ctl *c, struct ctl_call *call, unsigned i,
+			const struct ctl_sdp_media *pm, enum ice_dialect d, uint64_t now)
+{
+	struct ctl_media *m = &call->media[i];
+	uint32_t h = remote_hash(pm, d);
+	struct dp_cmd *cmd = remote_cmd(m->slot_b, pm, d);
+	bool creds;
+
+	if (!cmd)
+		return -ENOMEM;
+	creds = d == ICE_DIALECT_MSICE ? cmd->nrc > 0 : (cmd->rufrag[0] && cmd->rpwd[0]);
+	if (m->b_described && m->dialect_b == d && m->rhash_b == h) {
+		cmd->start = 0;
+	} else if (!m->b_described && m->dialect_b == d) {
+		/* without ICE in the answer the leg stays on the answer's c= / m= address */
+		cmd->start = m->ice_b && pm->has_ice && creds;
+	} else {
+		/* an agent keeps its dialect and remote credentials: delete leg b and make it
+		 * again, same slot, port and local credentials, with its remote side. The worker
+		 * applies the two in order; the create pairs it with leg a again. */
+		struct dp_cmd *del = calloc(1, sizeof(*del));
+		struct dp_cmd rem = *cmd;
+
+		if (!del) {
+			free(cmd);
+			return -ENOMEM;
+		}
+		del->type = DP_CMD_DELETE;
+		del->slot = m->slot_b;
+		del->peer = DP_NO_LEG;
+		memset(cmd, 0, sizeof(*cmd));
+		leg_b_create(c, call, i, m, d, cmd);
+		for (unsigned k = 0; k < rem.nrc && k < DP_CMD_MAX_RC - 1; k++) {
+			struct ice_remote_cand rc = rem.rc[k];
+
+			rc.foundation = rem.rc_fnd[k];
+			rc.ms_id = rem.rc_msid[k][0] ? rem.rc_msid[k] : NULL;
+			rc.ms_pwd = rem.rc_mspwd[k][0] ? rem.rc_mspwd[k] : NULL;
+			dp_cmd_add_rc(cmd, &rc);
+		}
+		/* the last slot carries our credentials, written again after the candidates */
+		snprintf(cmd->rc_msid[DP_CMD_MAX_RC - 1], 65, "%s", m->ufrag_b);
+		snprintf(cmd->rc_mspwd[DP_CMD_MAX_RC - 1], 33, "%s", m->pwd_b);
+		snprintf(cmd->cfg.rufrag, sizeof(cmd->cfg.rufrag), "%s", rem.rufrag);
+		snprintf(cmd->cfg.rpwd, sizeof(cmd->cfg.rpwd), "%s", rem.rpwd);
+		cmd->cfg.remote_lite = rem.lite;
+		cmd->cfg.default_remote[0] = rem.def_remote[0];
+		cmd->cfg.default_remote[1] = rem.def_remote[1];
+		cmd->start = m->ice_b && pm->has_ice && creds;
+		cmd->cfg.ice = m->ice_b && (cmd->start || d == ICE_DIALECT_MSICE);
+		note_outcome(c, call->worker, m->slot_b, m->turn_warn_b);
+		c->st.leg_remakes++;
+		if (submit(c, call->worker, del) < 0) {
+			free(cmd);
+			return -EBUSY;
+		}
+		if (m->relay_b && c->turn) {
+			/* the new agent needs its relays before its checks start: made idle, given
+			 * them, then started by a REMOTE without news */
+			struct dp_cmd *go = calloc(1, sizeof(*go));
+			bool start = cmd->start;
+
+			if (!go) {
+				free(cmd);
+				return -ENOMEM;
+			}
+			cmd->start = 0;
+			if (submit(c, call->worker, cmd) < 0) {
+				free(go);
+				return -EBUSY;
+			}
+			ctl_turn_reinstall(c->turn, call->worker, m->slot_b);
+			go->type = DP_CMD_REMOTE;
+			go->slot = m->slot_b;
+			go->peer = DP_NO_LEG;
+			go->start = start;
+			cmd = go;
+		}
+	}
+	if (m->relay_b && c->turn)
+		permit_remotes(c, call->worker, m->slot_b, pm, now);
+	m->b_described = true;
+	m->dialect_b = (uint8_t)d;
+	m->rhash_b = h;
+	return submit(c, call->worker, cmd) < 0 ? -EBUSY : 0;
+}
+
 static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size_t cap, uint64_t now)
 {
 	char id[CALLID_MAX + 1];
 	struct ctl_call *call;
-	int e;
+	struct ctl_body body;
 	long n;
+	bool fb;
 
 	c->st.answers++;
 	if (!r->call_id.n || !r->sdp.n)
@@ -819,9 +1370,9 @@ static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size
 	call = find_call(c, id);
 	if (!call)
 		return reply_error(c, r, "Unknown call-id", out, cap);
-	e = ctl_sdp_parse(c->sdp, r->sdp.p, r->sdp.n);
-	if (e < 0)
-		return reply_error(c, r, "cannot parse SDP", out, cap);
+	if ((n = parse_body(c, r, &body, out, cap)) != 0)
+		return n;
+	fb = fallback_body(&body);
 	if (c->sdp->n_media != call->nmedia)
 		return reply_error(c, r, "answer has a different number of media sections", out, cap);
 	copy_str(call->to_tag, sizeof(call->to_tag), r->to_tag);
@@ -829,89 +1380,17 @@ static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size
 	call->last_ms = now;
 	for (unsigned i = 0; i < call->nmedia; i++) {
 		const struct ctl_sdp_media *pm = &c->sdp->media[i];
-		struct ctl_media *m = &call->media[i];
-		struct dp_cmd *cmd;
-		bool ms;
+		int e;
 
-		if (!m->active)
+		if (!call->media[i].active)
 			continue;
-		cmd = remote_cmd(m->slot_b, pm, &ms);
-		if (!cmd)
+		e = answer_leg_b(c, call, i, pm, sdp_dialect(r, c->sdp, i, fb), now);
+		if (e == -ENOMEM)
 			return reply_error(c, r, "out of memory", out, cap);
-		/* without ICE in the answer the leg stays on the answer's c= / m= address */
-		cmd->start = m->ice_b && pm->has_ice && cmd->rufrag[0] && cmd->rpwd[0];
-		if (leg_dialect(r, ms) != ICE_DIALECT_RFC8445) {
-			/* leg b was made RFC 8445 at the offer and an agent keeps its dialect: delete
-			 * it and make it again, same slot, port and credentials (the rewritten offer
-			 * gave them to the answerer), in the answerer's dialect, with its remote side.
-			 * The worker applies the two in order; the create pairs it with leg a again. */
-			struct dp_cmd *del = calloc(1, sizeof(*del));
-			struct dp_cmd rem = *cmd;
-
-			if (!del) {
-				free(cmd);
-				return reply_error(c, r, "out of memory", out, cap);
-			}
-			del->type = DP_CMD_DELETE;
-			del->slot = m->slot_b;
-			del->peer = DP_NO_LEG;
-			memset(cmd, 0, sizeof(*cmd));
-			leg_b_create(c, call, i, m, leg_dialect(r, ms), cmd);
-			for (unsigned k = 0; k < rem.nrc && k < DP_CMD_MAX_RC - 1; k++) {
-				struct ice_remote_cand rc = rem.rc[k];
-
-				rc.foundation = rem.rc_fnd[k];
-				rc.ms_id = rem.rc_msid[k][0] ? rem.rc_msid[k] : NULL;
-				rc.ms_pwd = rem.rc_mspwd[k][0] ? rem.rc_mspwd[k] : NULL;
-				dp_cmd_add_rc(cmd, &rc);
-			}
-			/* the last slot carries our credentials, written again after the candidates */
-			snprintf(cmd->rc_msid[DP_CMD_MAX_RC - 1], 65, "%s", m->ufrag_b);
-			snprintf(cmd->rc_mspwd[DP_CMD_MAX_RC - 1], 33, "%s", m->pwd_b);
-			snprintf(cmd->cfg.rufrag, sizeof(cmd->cfg.rufrag), "%s", rem.rufrag);
-			snprintf(cmd->cfg.rpwd, sizeof(cmd->cfg.rpwd), "%s", rem.rpwd);
-			cmd->cfg.remote_lite = rem.lite;
-			cmd->cfg.default_remote[0] = rem.def_remote[0];
-			cmd->cfg.default_remote[1] = rem.def_remote[1];
-			/* MS-ICE (draft-06) carries the credentials in its candidates */
-			cmd->start = m->ice_b && pm->has_ice && (ms || (rem.rufrag[0] && rem.rpwd[0]));
-			cmd->cfg.ice = m->ice_b && (cmd->start || ms);
-			note_outcome(c, call->worker, m->slot_b, m->turn_warn_b);
-			if (submit(c, call->worker, del) < 0) {
-				free(cmd);
-				return reply_error(c, r, "worker busy, try again", out, cap);
-			}
-			if (m->relay_b && c->turn) {
-				/* the new agent needs its relays before its checks start: made idle,
-				 * given them, then started by a REMOTE without news */
-				struct dp_cmd *go = calloc(1, sizeof(*go));
-				bool start = cmd->start;
-
-				if (!go) {
-					free(cmd);
-					return reply_error(c, r, "out of memory", out, cap);
-				}
-				cmd->start = 0;
-				cmd->cfg.relay_only = m->relay_only_b;
-				if (submit(c, call->worker, cmd) < 0) {
-					free(go);
-					return reply_error(c, r, "worker busy, try again", out, cap);
-				}
-				ctl_turn_reinstall(c->turn, call->worker, m->slot_b);
-				go->type = DP_CMD_REMOTE;
-				go->slot = m->slot_b;
-				go->peer = DP_NO_LEG;
-				go->start = start;
-				cmd = go;
-			}
-		}
-		if (m->relay_b && c->turn)
-			permit_remotes(c, call->worker, m->slot_b, pm, now);
-		if (submit(c, call->worker, cmd) < 0)
+		if (e < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
-		m->ice_a = m->ice_a && (pm->has_ice || r->ice == NG_ICE_FORCE || true);
 	}
-	n = rewrite(c, r, call, false, false, c->out, REPLY_MAX);
+	n = rewrite_body(c, r, &body, call, false, false, c->out, REPLY_MAX);
 	if (n < 0)
 		return reply_error(c, r, "cannot rewrite SDP", out, cap);
 	return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, NULL);
@@ -1353,6 +1832,7 @@ static long finish_pending(struct ctl *c, struct ctl_pending *p, struct ctl_call
 {
 	struct ng_request r;
 	struct ng_benc_doc d;
+	struct ctl_body body;
 	char warn[256];
 	uint32_t bits = 0;
 	long n;
@@ -1364,7 +1844,8 @@ static long finish_pending(struct ctl *c, struct ctl_pending *p, struct ctl_call
 		return reply_error(c, &r, "offer no longer parses", out, cap);
 	if (!call)
 		return reply_error(c, &r, "call deleted while its relays were allocated", out, cap);
-	if (ctl_sdp_parse(c->sdp, r.sdp.p, r.sdp.n) < 0 || c->sdp->n_media != call->nmedia)
+	if (ctl_body_split(&body, r.sdp.p, r.sdp.n) < 0 || parse_part(c, &r, &body, body.primary) < 0 ||
+	    c->sdp->n_media != call->nmedia)
 		return reply_error(c, &r, "cannot parse SDP", out, cap);
 	for (unsigned i = 0; i < call->nmedia; i++) {
 		struct ctl_media *m = &call->media[i];
@@ -1377,8 +1858,8 @@ static long finish_pending(struct ctl *c, struct ctl_pending *p, struct ctl_call
 					bits |= m->turn_warn_b;
 		}
 	}
-	n = rewrite(c, &r, call, true, r.ice == NG_ICE_FORCE || r.ice == NG_ICE_FORCE_RELAY, c->out,
-		    REPLY_MAX);
+	n = rewrite_body(c, &r, &body, call, true, r.ice == NG_ICE_FORCE || r.ice == NG_ICE_FORCE_RELAY,
+			 c->out, REPLY_MAX);
 	if (n < 0)
 		return reply_error(c, &r, "cannot rewrite SDP", out, cap);
 	wl = ng_request_warning(&r, warn, sizeof(warn));

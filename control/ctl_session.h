@@ -12,9 +12,24 @@
 #define CTL_MAX_WORKERS 16
 #define CTL_CALL_MEDIA 8     /* m= sections handled per call */
 
+#define CTL_CFG_IFACES 16
+#define CTL_CFG_IFACE_NAME 32
+
+/* A media interface (rtpengine's logical interface): NG "direction" picks one per leg by name.
+ * Each has its own port pool, so every interface adds a full port range of calls. */
+struct ctl_cfg_iface {
+	char name[CTL_CFG_IFACE_NAME];
+	uint32_t local_ip;       /* host order */
+	uint32_t adv_ip;         /* written into SDP; 0 = local_ip */
+};
+
 struct ctl_cfg {
+	/* interface 0. With n_iface == 0 it is the only one, named "default"; with an interface
+	 * list, a non-zero local_ip / adv_ip overrides iface[0]'s (a command-line --ip). */
 	uint32_t local_ip;       /* gateway address the workers answer on (host order) */
 	uint32_t adv_ip;         /* address written into SDP (NAT'd SBCs); 0 = local_ip */
+	struct ctl_cfg_iface iface[CTL_CFG_IFACES];
+	unsigned n_iface;
 	uint16_t port_min, port_max;
 	uint32_t max_sessions;
 	unsigned nworkers;
@@ -49,6 +64,8 @@ struct ctl_warn_hist {
 struct ctl_stats {
 	uint64_t offers, answers, deletes, queries, pings, lists, statistics, errors, retransmits;
 	uint64_t calls_created, calls_deleted, port_exhausted, session_limit;
+	uint64_t leg_remakes;         /* legs deleted and made again (answerer's dialect or ICE) */
+	uint64_t ms_final_offers;     /* [MS-ICE] final offers handed to an agent */
 	uint32_t calls, legs, peak_calls;
 	struct ctl_warn_hist ice_warn;
 };
@@ -101,6 +118,8 @@ struct ctl_turn *ctl_turn_mgr(const struct ctl *c);
 void ctl_cmd_done(struct ctl *c, struct dp_cmd *cmd);
 
 const struct ctl_stats *ctl_stats(const struct ctl *c);
+/** Free RTP ports of interface iface over all workers (a muxed leg takes one, another two). */
+uint32_t ctl_free_ports(const struct ctl *c, unsigned iface);
 /** Memory held by the session manager (calls, tables, cache) in bytes. */
 size_t ctl_memory(const struct ctl *c);
 

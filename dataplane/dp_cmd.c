@@ -63,6 +63,9 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 			r = add_remotes(c, cmd, now);
 		if (r == 0 && cmd->start)
 			r = dp_core_start_leg(c, cmd->slot, now);
+		if (r == 0 && cmd->ms_final[0] && (c->legs[cmd->slot].flags & DP_LEG_ICE) &&
+		    ice_agent_ms_final_offer(&c->legs[cmd->slot].agent, now, cmd->ms_final) < 0)
+			r = -ENOENT; /* no pair with that candidate: checks go on as they were */
 		break;
 	case DP_CMD_DELETE:
 		r = dp_core_del_leg(c, cmd->slot);

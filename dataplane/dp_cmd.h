@@ -32,6 +32,9 @@ struct dp_cmd {
 	char rc_msid[DP_CMD_MAX_RC][65];
 	char rc_mspwd[DP_CMD_MAX_RC][33];
 	struct dp_turn_cmd turn; /* DP_CMD_SEND, DP_CMD_LOCAL_CAND, DP_CMD_TURN_CHAN */
+	/* DP_CMD_REMOTE, [MS-ICE] final offer: the remote candidate id the offerer chose
+	 * (a=remote-candidate, base64), handed to ice_agent_ms_final_offer. "" for none. */
+	char ms_final[65];
 };
 
 /** Apply a command on the core that owns the slot; fills cmd->result. */

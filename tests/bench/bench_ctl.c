@@ -22,6 +22,12 @@
  * of a core is keyed by UDP port alone, so one gateway address holds this many calls */
 #define PORTS_PER_CALL 4
 #define MAX_CALLS_ONE_ADDR ((65536 - FIRST_PORT) / PORTS_PER_CALL)
+/* with rtcp-mux on both sides a leg takes one port: two per call (-m) */
+#define PORTS_PER_CALL_MUX 2
+#define MAX_IFACES 8
+
+static unsigned ports_per_call = PORTS_PER_CALL;
+static unsigned n_ifaces = 1;
 #define EXHAUST_TRIES 2000
 
 static uint64_t tsc(void)
@@ -64,9 +70,16 @@ static long rss_kib(void)
 /* The worker, synchronously: what dp_main's worker does between bursts, timed apart. */
 struct backend {
 	struct dp_core core;
+	bool no_core;             /* -i > 1: commands counted, not applied (see usage) */
 	uint64_t apply_tsc;
 	uint64_t cmds, failed;
+	uint64_t creates, deletes;
 };
+
+static uint64_t live_legs(const struct backend *b)
+{
+	return b->no_core ? b->creates - b->deletes : b->core.active;
+}
 
 static int be_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
 {
@@ -74,7 +87,10 @@ static int be_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
 	uint64_t t0 = tsc();
 
 	(void)w;
-	dp_cmd_apply(&b->core, cmd, 1000000);
+	b->creates += cmd->type == DP_CMD_CREATE;
+	b->deletes += cmd->type == DP_CMD_DELETE;
+	if (!b->no_core)
+		dp_cmd_apply(&b->core, cmd, 1000000);
 	b->apply_tsc += tsc() - t0;
 	b->cmds++;
 	if (cmd->result < 0)
@@ -88,6 +104,8 @@ static const struct dp_leg *be_view(void *ctx, unsigned w, uint32_t slot)
 	struct backend *b = ctx;
 
 	(void)w;
+	if (b->no_core)
+		return NULL;
 	return slot < b->core.nlegs ? &b->core.legs[slot] : NULL;
 }
 
@@ -123,10 +141,12 @@ static int offer_sdp(char *out, size_t cap, unsigned i)
 		"a=candidate:1 2 UDP 2130706430 192.168.%u.%u %u typ host\r\n"
 		"a=candidate:2 2 UDP 1694498814 198.51.100.%u %u typ srflx raddr 192.168.%u.%u rport %u\r\n"
 		"a=rtcp:%u\r\n"
+		"%s"
 		"a=sendrecv\r\n",
 		i, i / 250 % 250, h, h, p, i, i,
 		i / 250 % 250, h, p, h, p, i / 250 % 250, h, p,
-		i / 250 % 250, h, p + 1, h, p + 1, i / 250 % 250, h, p + 1, p + 1);
+		i / 250 % 250, h, p + 1, h, p + 1, i / 250 % 250, h, p + 1, p + 1,
+		ports_per_call == PORTS_PER_CALL_MUX ? "a=rtcp-mux\r\n" : "");
 }
 
 static int answer_sdp(char *out, size_t cap, unsigned i)
@@ -151,10 +171,12 @@ static int answer_sdp(char *out, size_t cap, unsigned i)
 		"a=candidate:1 2 UDP 2130706430 10.20.%u.%u %u typ host\r\n"
 		"a=candidate:2 2 UDP 1694498814 192.0.2.%u %u typ srflx raddr 10.20.%u.%u rport %u\r\n"
 		"a=rtcp:%u\r\n"
+		"%s"
 		"a=sendrecv\r\n",
 		i, i / 250 % 250, h, h, p, i, i,
 		i / 250 % 250, h, p, h, p, i / 250 % 250, h, p,
-		i / 250 % 250, h, p + 1, h, p + 1, i / 250 % 250, h, p + 1, p + 1);
+		i / 250 % 250, h, p + 1, h, p + 1, i / 250 % 250, h, p + 1, p + 1,
+		ports_per_call == PORTS_PER_CALL_MUX ? "a=rtcp-mux\r\n" : "");
 }
 
 /* A request as Kamailio's rtpengine module sends it (keys in bencode order). */
@@ -169,6 +191,9 @@ static size_t ng_msg(char *out, size_t cap, unsigned cookie, const char *cmd, un
 		n += snprintf(out + n, cap - (size_t)n, "3:ICE5:force");
 	n += snprintf(out + n, cap - (size_t)n, "7:call-id%d:%s", idl, id);
 	n += snprintf(out + n, cap - (size_t)n, "7:command%zu:%s", strlen(cmd), cmd);
+	if (sdp && n_ifaces > 1 && !to) /* both legs of call i on interface i % n */
+		n += snprintf(out + n, cap - (size_t)n, "9:directionl3:if%u3:if%ue", call % n_ifaces,
+			      call % n_ifaces);
 	if (sdp)
 		n += snprintf(out + n, cap - (size_t)n, "5:flagsl13:trust-addresse");
 	if (from)
@@ -209,12 +234,16 @@ static bool reply_is(const char *buf, size_t len, const char *want, const char *
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_ctl [-q] [-n calls] [-r rounds] [-F]\n"
-		"  -n  concurrent calls (default 10000; one gateway address holds %u)\n"
+		"usage: bench_ctl [-q] [-n calls] [-r rounds] [-F] [-m] [-i interfaces]\n"
+		"  -n  concurrent calls (default 10000; one gateway address holds %u, %u with -m)\n"
+		"  -m  rtcp-mux on both sides: one port per leg\n"
+		"  -i  N media interfaces (2..8, addresses 203.0.113.1..), call i on interface i %% N\n"
+		"      through NG direction; the dataplane here keys legs by port alone, so with\n"
+		"      N > 1 commands are counted, not applied: control-plane figures only\n"
 		"  -r  set-up / delete rounds on the same manager (default 2: memory must come back)\n"
 		"  -F  do not prefault the dataplane's leg array (by default it is touched first,\n"
 		"      as rte_zmalloc_socket zeroes it in the daemon, so RSS deltas are the control's)\n"
-		"  -q  smoke run: 500 calls, assert correctness only\n", MAX_CALLS_ONE_ADDR);
+		"  -q  smoke run: 500 calls, assert correctness only\n", MAX_CALLS_ONE_ADDR, (65536 - FIRST_PORT) / PORTS_PER_CALL_MUX);
 }
 
 #define CHECK(cond, ...)                                                                        \
@@ -236,39 +265,54 @@ int main(int argc, char **argv)
 	struct ctl *ctl;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "qn:r:Fh")) != -1) {
+	while ((opt = getopt(argc, argv, "qn:r:Fmi:h")) != -1) {
 		switch (opt) {
 		case 'q': quiet = true; ncalls = 500; rounds = 2; break;
 		case 'n': ncalls = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'F': prefault = false; break;
+		case 'm': ports_per_call = PORTS_PER_CALL_MUX; break;
+		case 'i': n_ifaces = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: usage(); return opt == 'h' ? 0 : 2;
 		}
 	}
-	if (ncalls == 0 || rounds == 0) {
+	if (ncalls == 0 || rounds == 0 || n_ifaces == 0 || n_ifaces > MAX_IFACES) {
 		usage();
 		return 2;
 	}
-	if (ncalls > MAX_CALLS_ONE_ADDR) {
-		printf("%u calls need %u ports: one gateway address has %u (ports %u-65535, 4 per "
-		       "call); running %u\n", ncalls, ncalls * PORTS_PER_CALL,
-		       65536 - FIRST_PORT, FIRST_PORT, MAX_CALLS_ONE_ADDR);
-		ncalls = MAX_CALLS_ONE_ADDR;
+	unsigned per_addr = (65536 - FIRST_PORT) / ports_per_call;
+	ncalls -= ncalls % n_ifaces; /* each interface's pool holds exactly its share */
+	if (ncalls / n_ifaces > per_addr) {
+		printf("%u calls need %u ports: %u gateway address(es) have %u each (ports %u-65535, "
+		       "%u per call); running %u\n", ncalls, ncalls * ports_per_call, n_ifaces,
+		       65536 - FIRST_PORT, FIRST_PORT, ports_per_call, per_addr * n_ifaces);
+		ncalls = per_addr * n_ifaces;
 	}
 
 	long rss_start = rss_kib();
 	memset(&be, 0, sizeof(be));
-	CHECK(dp_core_init(&be.core, GW_IP, mac, 2 * ncalls, 1, calloc, 1000000) == 0,
-	      "cannot allocate %u legs", 2 * ncalls);
-	be.core.emit = emit_none;
-	if (prefault)
+	be.no_core = n_ifaces > 1;
+	if (!be.no_core) {
+		CHECK(dp_core_init(&be.core, GW_IP, mac, 2 * ncalls, 1, calloc, 1000000) == 0,
+		      "cannot allocate %u legs", 2 * ncalls);
+		be.core.emit = emit_none;
+	}
+	if (prefault && !be.no_core)
 		memset(be.core.legs, 0, (size_t)2 * ncalls * sizeof(struct dp_leg));
 	/* the port range holds exactly ncalls: the next offer meets the exhaustion path */
 	struct ctl_cfg cfg = {
 		.local_ip = GW_IP, .port_min = FIRST_PORT,
-		.port_max = (uint16_t)(FIRST_PORT + ncalls * PORTS_PER_CALL - 1),
+		.port_max = (uint16_t)(FIRST_PORT + ncalls / n_ifaces * ports_per_call - 1),
 		.max_sessions = 2 * ncalls, .nworkers = 1, .slots_per_worker = 2 * ncalls, .seed = 9,
 	};
+	if (n_ifaces > 1) {
+		cfg.local_ip = 0;
+		cfg.n_iface = n_ifaces;
+		for (unsigned k = 0; k < n_ifaces; k++) {
+			snprintf(cfg.iface[k].name, sizeof(cfg.iface[k].name), "if%u", k);
+			cfg.iface[k].local_ip = GW_IP + k;
+		}
+	}
 	struct ctl_backend cb = {.submit = be_submit, .view = be_view, .ctx = &be};
 	CHECK((ctl = ctl_new(&cfg, &cb)) != NULL, "ctl_new failed");
 	long rss_base = rss_kib();
@@ -277,7 +321,11 @@ int main(int argc, char **argv)
 	unsigned *order = malloc(ncalls * sizeof(*order));
 	CHECK(order, "no memory");
 
-	if (!quiet)
+	if (!quiet && be.no_core)
+		printf("bench_ctl: %u calls (%u legs) on %u interfaces, %u ports per call: control "
+		       "plane only (commands counted, not applied)\n", ncalls, 2 * ncalls, n_ifaces,
+		       ports_per_call);
+	else if (!quiet)
 		printf("bench_ctl: %u calls (%u legs), struct dp_leg %zu B, struct dp_cmd %zu B, "
 		       "dataplane preallocated %.1f MiB (%s)\n", ncalls, 2 * ncalls,
 		       sizeof(struct dp_leg), sizeof(struct dp_cmd),
@@ -316,10 +364,10 @@ int main(int argc, char **argv)
 		uint64_t t_apply = be.apply_tsc - t_apply0;
 		long rss_up = rss_kib();
 		size_t mem_up = ctl_memory(ctl);
-		CHECK(ctl_stats(ctl)->calls == ncalls && be.core.active == 2 * ncalls && be.failed == 0,
+		CHECK(ctl_stats(ctl)->calls == ncalls && live_legs(&be) == 2ull * ncalls && be.failed == 0,
 		      "after set-up: %u calls, %u legs, %" PRIu64 " failed commands",
-		      ctl_stats(ctl)->calls, be.core.active, be.failed);
-		for (uint32_t s = 0; s < be.core.nlegs; s++)
+		      ctl_stats(ctl)->calls, (unsigned)live_legs(&be), be.failed);
+		for (uint32_t s = 0; !be.no_core && s < be.core.nlegs; s++)
 			legs_running += ice_agent_state(&be.core.legs[s].agent) == ICE_STATE_RUNNING;
 
 		/* the ports are all taken: further offers are refused at once */
@@ -338,7 +386,7 @@ int main(int argc, char **argv)
 			      "offer beyond the port range: %.*s", (int)r, out);
 		}
 		w_err = now_s() - we0;
-		CHECK(ctl_stats(ctl)->calls == ncalls && be.core.active == 2 * ncalls,
+		CHECK(ctl_stats(ctl)->calls == ncalls && live_legs(&be) == 2ull * ncalls,
 		      "a refused offer left state behind");
 
 		/* query a sample of 1 in 100 */
@@ -349,7 +397,8 @@ int main(int argc, char **argv)
 
 			r = ctl_handle(ctl, msg, n, out, sizeof(out), 2000);
 			t_q += tsc() - t0;
-			CHECK(r && reply_is(out, r, "ok", NULL) && memmem(out, r, "3:ICE7:running", 14),
+			CHECK(r && reply_is(out, r, "ok", NULL) &&
+			      (be.no_core || memmem(out, r, "3:ICE7:running", 14)),
 			      "query %u: %.*s", i, (int)r, out);
 			nq++;
 		}
@@ -375,8 +424,8 @@ int main(int argc, char **argv)
 		double w_del = now_s() - wd0;
 		long rss_del = rss_kib();
 		size_t mem_del = ctl_memory(ctl);
-		CHECK(ctl_stats(ctl)->calls == 0 && be.core.active == 0 && be.failed == 0,
-		      "after delete: %u calls, %u legs", ctl_stats(ctl)->calls, be.core.active);
+		CHECK(ctl_stats(ctl)->calls == 0 && live_legs(&be) == 0 && be.failed == 0,
+		      "after delete: %u calls, %u legs", ctl_stats(ctl)->calls, (unsigned)live_legs(&be));
 		/* what stays is the reply cache: the last CACHE_ENTRIES replies, bounded */
 		CHECK(mem_del - mem_base <= (16u << 20), "control memory not back after delete: "
 		      "%zu over base", mem_del - mem_base);

@@ -14,12 +14,13 @@
 # libnice writes an SDP fragment ("m=audio PORT ICE/SDP", c=, ICE attributes, no v=): sipua.py
 # wraps it into a full session description (v=/o=/s=/t=, m=audio PORT RTP/AVP 0) for the SIP
 # body; nicepeer reads the full SDP the gateway writes back as it is.
-# Runs RFC 5245 and OC2007R2 (MS-ICE2). libnice's OC2007R2 SDP is RFC-form like any other, so
-# for that call Kamailio passes the NG flag "MS-ICE2" in rtpengine_offer and rtpengine_answer:
-# without it icegw's legs are RFC 8445 and answer every MS-ICE2 check 431.
+# Runs RFC 5245 and OC2007R2 (MS-ICE2). libnice's OC2007R2 SDP is RFC-form like any other; icegw
+# tells it from RFC 5245 by its candidates' MS-ICE2 priority layout (ctl_sdp_dialect), with no NG
+# flag: were it wrong, its legs would be RFC 8445 and answer every MS-ICE2 check 431. The mode
+# oc2007r2-flag runs the same call with Kamailio passing the NG flag "MS-ICE2" (the override).
 #
-# usage: test_call.sh ICEGW NICEPEER [MODE...]   nicepeer modes (default rfc5245 oc2007r2);
-#        exit 77 = skipped
+# usage: test_call.sh ICEGW NICEPEER [MODE...]   modes rfc5245 oc2007r2 oc2007r2-flag
+#        (default rfc5245 oc2007r2); exit 77 = skipped
 set -uo pipefail
 icegw=${1:-} nicepeer=${2:-}
 shift 2 2>/dev/null
@@ -241,8 +242,8 @@ run_call() {
 setup_net
 start_icegw
 for mode in $modes; do
-	# MS-ICE2 SDP looks like RFC 8445's: the NG flag tells icegw (see ctl_session.c)
-	case $mode in oc2007r2) flag=MS-ICE2 ;; *) flag= ;; esac
+	# oc2007r2 is detected from its SDP; oc2007r2-flag says so with the NG flag as well
+	case $mode in oc2007r2-flag) flag=MS-ICE2 mode=oc2007r2 ;; *) flag= ;; esac
 	start_kamailio $flag
 	run_call "$mode"
 	stop_pid $kam_pid

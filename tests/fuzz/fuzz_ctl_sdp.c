@@ -17,6 +17,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct sdp_candidate cand[2];
 	const char *body = (const char *)data;
 
+	{
+		/* the multipart splitter: any input, parts inside the body, in order */
+		struct ctl_body b;
+		size_t end = 0;
+
+		if (ctl_body_split(&b, body, size) == 0) {
+			if (b.n_sdp == 0 || b.n_sdp > CTL_BODY_PARTS_MAX || b.primary >= b.n_sdp)
+				abort();
+			for (unsigned k = 0; k < b.n_sdp; k++) {
+				if (b.sdp[k].off < end || b.sdp[k].off > size ||
+				    b.sdp[k].len > size - b.sdp[k].off)
+					abort();
+				end = b.sdp[k].off + b.sdp[k].len;
+			}
+		}
+	}
 	if (ctl_sdp_parse(&peer, body, size) != 0)
 		return 0;
 	memset(&rw, 0, sizeof(rw));
@@ -40,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rw.media[i].pwd = "GwPwd0123456789abcdefg";
 		rw.media[i].cand = cand;
 		rw.media[i].n_cand = 2;
+		rw.media[i].form = (uint8_t)(i % 4); /* peer's, RFC, draft-06, both */
 	}
 	for (int mode = CTL_ICE_DEFAULT; mode <= CTL_ICE_FORCE; mode++) {
 		long n;
