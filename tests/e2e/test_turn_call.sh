@@ -88,8 +88,8 @@ drop_pid() {
 
 # wait_pid PID SECONDS: 0 when it ended in time (its status in $wait_rc)
 wait_pid() {
-	local i
-	for i in $(seq $(( $2 * 10 ))); do
+	local _
+	for _ in $(seq $(( $2 * 10 ))); do
 		if ! kill -0 "$1" 2>/dev/null; then
 			wait "$1"; wait_rc=$?
 			return 0
@@ -140,7 +140,7 @@ start_coturn() {
 		--userdb="$work/$name/turndb" --pidfile="$work/$name/turn.pid" --log-file="$work/$name.log" \
 		--simple-log --no-stdout-log "$@" >"$work/$name.out" 2>&1 &
 	coturn_pid=$!
-	pids+=($coturn_pid)
+	pids+=("$coturn_pid")
 	for _ in $(seq 50); do
 		kill -0 $coturn_pid 2>/dev/null || fail "turnserver $name exited"
 		nsx "$NS_T" ss -Hlun "sport = :$port" 2>/dev/null | grep -q . && return 0
@@ -160,7 +160,7 @@ start_icegw() {
 		--live-clock --duration 120 "$@" \
 		>"$work/icegw-$name.log" 2>&1 &
 	icegw_pid=$!
-	pids+=($icegw_pid)
+	pids+=("$icegw_pid")
 	local up=0
 	for _ in $(seq 100); do
 		kill -0 $icegw_pid 2>/dev/null || fail "icegw exited"
@@ -193,6 +193,8 @@ stop_icegw() {
 	wait_pid $icegw_pid 20 || fail "icegw did not stop on SIGINT"
 	[ "$wait_rc" = 0 ] || fail "icegw exited $wait_rc"
 	drop_pid $icegw_pid
+	# a sanitizer build reports UBSan findings without changing the exit status
+	! grep -q 'runtime error:\|AddressSanitizer' "$work"/icegw-*.log || fail "sanitizer report in icegw's log"
 }
 
 turn_opts() {
