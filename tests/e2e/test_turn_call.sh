@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# TURN relays for icegw's legs, live against coturn (Debian's turnserver).
+#
+# Topology (as test_call.sh): one L2 segment, a bridge in a "switch" namespace:
+#   ns-a  va 10.98.6.2/24  -- nicepeer A (controlling; the offerer's media)
+#   ns-b  vb 10.98.6.3/24  -- nicepeer B (controlled; the answerer's media)
+#   ns-t  vt 10.98.6.4/24  -- coturn on 10.98.6.4:3478 (relays on 10.98.6.4), and for the
+#                             alternate-server case a second one on :3479 that redirects
+#                             every Allocate to :3478
+#   ns-gw vg (no kernel IP) -- icegw on net_af_packet0,iface=vg, --ip 10.98.6.1, NG on ns-gw's
+#                              loopback, driven directly by turncall.py (no SIP)
+# Cases, each with its own icegw run (the TURN server is a daemon option):
+#   relay        ICE=force-relay: leg b (facing B) advertises only its relay on coturn, B
+#                completes ICE with it and RTP flows A <-> icegw <-> coturn <-> B; NG query
+#                shows leg b's selected pair on the relayed address and relayed packets both
+#                ways; coturn's log shows the allocation, the permission for B and the channel;
+#                after delete, coturn's log shows the allocation released (a Refresh with
+#                LIFETIME 0 from the leg's port) and the session closed
+#   credentials  wrong password: offer answered "ok" without relay, ICEWarn 0x4000
+#   unreachable  a port nobody listens on: ICEWarn 0x1 (after turn-timeout-ms)
+#   alternate    the redirecting coturn: 300 with ALTERNATE-SERVER followed, relay on the
+#                first coturn, ICEWarn 0x400000
+#
+# usage: test_turn_call.sh ICEGW NICEPEER [CASE...]   (default: all four); exit 77 = skipped
+set -uo pipefail
+icegw=${1:-} nicepeer=${2:-}
+shift 2 2>/dev/null
+cases=${*:-relay credentials unreachable alternate}
+SKIP=77
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+[ -x $py ] || py=python3
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (network namespaces, DPDK EAL)"; exit $SKIP; }
+[ -n "$icegw" ] && [ -x "$icegw" ] || { echo "SKIP: icegw not built"; exit $SKIP; }
+[ -n "$nicepeer" ] && [ -x "$nicepeer" ] || { echo "SKIP: nicepeer not built (libnice)"; exit $SKIP; }
+command -v turnserver >/dev/null || { echo "SKIP: coturn (turnserver) not installed"; exit $SKIP; }
+command -v $py >/dev/null || { echo "SKIP: python3 not installed"; exit $SKIP; }
+ip netns list >/dev/null 2>&1 || { echo "SKIP: ip netns does not work here"; exit $SKIP; }
+for t in ethtool ss; do
+	command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit $SKIP; }
+done
+
+GW=10.98.6.1 A=10.98.6.2 B=10.98.6.3 T=10.98.6.4
+TPORT=3478 TPORT_ALT=3479 TPORT_DEAD=3999
+NG=22222
+PMIN=30000 PMAX=30099
+tag=it$$
+NS_SW=$tag-sw NS_A=$tag-a NS_B=$tag-b NS_GW=$tag-gw NS_T=$tag-t
+work=$(mktemp -d)
+pids=()
+icegw_pid=
+
+stop_pid() {
+	local p=$1
+	kill "$p" 2>/dev/null
+	# bounded: SIGKILL after 3 s
+	for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+}
+cleanup() {
+	local p n
+	for p in "${pids[@]}"; do
+		stop_pid "$p"
+	done
+	pids=()
+	for n in "$NS_A" "$NS_B" "$NS_GW" "$NS_T" "$NS_SW"; do
+		ip netns del "$n" 2>/dev/null
+	done
+	if [ -n "${E2E_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+fail() {
+	echo "FAIL: $*"
+	for f in "$work"/*.out "$work"/*.log; do
+		[ -f "$f" ] && { echo "--- $f (tail)"; grep -v "Protocol not supported" "$f" | tail -n 40; }
+	done
+	exit 1
+}
+nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
+drop_pid() {
+	local p keep=()
+	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+
+# wait_pid PID SECONDS: 0 when it ended in time (its status in $wait_rc)
+wait_pid() {
+	local _
+	for _ in $(seq $(( $2 * 10 ))); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			wait "$1"; wait_rc=$?
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------- topology
+setup_net() {
+	local n ns
+	for n in "$NS_SW" "$NS_A" "$NS_B" "$NS_GW" "$NS_T"; do
+		ip netns add "$n" || { echo "SKIP: cannot create a network namespace"; exit $SKIP; }
+		ip -n "$n" link set lo up
+	done
+	ip -n "$NS_SW" link add br0 type bridge || fail "no bridge"
+	ip -n "$NS_SW" link set br0 up
+	for n in a b g t; do
+		case $n in a) ns=$NS_A ;; b) ns=$NS_B ;; g) ns=$NS_GW ;; t) ns=$NS_T ;; esac
+		ip -n "$NS_SW" link add s$n type veth peer name v$n netns "$ns" || fail "veth $n"
+		ip -n "$NS_SW" link set s$n master br0
+		ip -n "$NS_SW" link set s$n up
+	done
+	ip -n "$NS_A" addr add $A/24 dev va
+	ip -n "$NS_B" addr add $B/24 dev vb
+	ip -n "$NS_T" addr add $T/24 dev vt
+	nsx "$NS_GW" sysctl -qw net.ipv6.conf.vg.disable_ipv6=1
+	for n in a b g t; do
+		case $n in a) ns=$NS_A ;; b) ns=$NS_B ;; g) ns=$NS_GW ;; t) ns=$NS_T ;; esac
+		ip -n "$ns" link set v$n up
+	done
+	# finished UDP checksums from the kernels (see test_live.sh)
+	nsx "$NS_A" ethtool -K va tx off >/dev/null || fail "ethtool -K va tx off"
+	nsx "$NS_B" ethtool -K vb tx off >/dev/null || fail "ethtool -K vb tx off"
+	nsx "$NS_T" ethtool -K vt tx off >/dev/null || fail "ethtool -K vt tx off"
+}
+
+# start_coturn NAME PORT [EXTRA...]: its log in $work/NAME.log, its PID in coturn_pid
+start_coturn() {
+	local name=$1 port=$2
+	shift 2
+	mkdir -p "$work/$name"
+	# relay ports apart from icegw's and the endpoints' (all in other namespaces anyway)
+	ip netns exec "$NS_T" turnserver -n -v --listening-ip=$T --relay-ip=$T --listening-port="$port" \
+		--lt-cred-mech --user=alice:secret --realm=test.realm --fingerprint --no-tls --no-dtls \
+		--no-cli --min-port=49160 --max-port=49200 \
+		--userdb="$work/$name/turndb" --pidfile="$work/$name/turn.pid" --log-file="$work/$name.log" \
+		--simple-log --no-stdout-log "$@" >"$work/$name.out" 2>&1 &
+	coturn_pid=$!
+	pids+=("$coturn_pid")
+	for _ in $(seq 50); do
+		kill -0 $coturn_pid 2>/dev/null || fail "turnserver $name exited"
+		nsx "$NS_T" ss -Hlun "sport = :$port" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "turnserver $name does not listen on $T:$port"
+}
+
+# start_icegw NAME TURN_OPTIONS...
+start_icegw() {
+	local name=$1
+	shift
+	ip netns exec "$NS_GW" "$icegw" --no-huge --no-pci --no-shconf -l 0-1 -m 256 --file-prefix "icegw-turn-$$" \
+		--log-level=lib.eal:error --log-level=lib.telemetry:error \
+		--vdev net_af_packet0,iface=vg -- \
+		--ip $GW --ng 127.0.0.1:$NG --port-min $PMIN --port-max $PMAX \
+		--live-clock --duration 120 "$@" \
+		>"$work/icegw-$name.log" 2>&1 &
+	icegw_pid=$!
+	pids+=("$icegw_pid")
+	local up=0
+	for _ in $(seq 100); do
+		kill -0 $icegw_pid 2>/dev/null || fail "icegw exited"
+		if nsx "$NS_GW" $py "$here/sipua.py" ping --ng 127.0.0.1:$NG >/dev/null 2>&1; then
+			up=1
+			break
+		fi
+		sleep 0.1
+	done
+	[ $up = 1 ] || fail "icegw does not answer NG ping on 127.0.0.1:$NG"
+	# the endpoints and coturn learn the gateway's MAC (a datagram to the discard port)
+	up=0
+	for _ in $(seq 100); do
+		kill -0 $icegw_pid 2>/dev/null || fail "icegw exited"
+		for n in "$NS_A" "$NS_B" "$NS_T"; do
+			nsx "$n" bash -c "echo > /dev/udp/$GW/9" 2>/dev/null
+		done
+		sleep 0.1
+		if ip -n "$NS_A" neigh show $GW | grep -q lladdr && ip -n "$NS_B" neigh show $GW | grep -q lladdr &&
+		   ip -n "$NS_T" neigh show $GW | grep -q lladdr; then
+			up=1
+			break
+		fi
+	done
+	[ $up = 1 ] || fail "icegw does not answer ARP for $GW"
+}
+
+stop_icegw() {
+	kill -INT $icegw_pid 2>/dev/null
+	wait_pid $icegw_pid 20 || fail "icegw did not stop on SIGINT"
+	[ "$wait_rc" = 0 ] || fail "icegw exited $wait_rc"
+	drop_pid $icegw_pid
+	# a sanitizer build reports UBSan findings without changing the exit status
+	! grep -q 'runtime error:\|AddressSanitizer' "$work"/icegw-*.log || fail "sanitizer report in icegw's log"
+}
+
+turn_opts() {
+	echo --turn-server "$1" --turn-username alice --turn-password "${2:-secret}"
+}
+
+# ---------------------------------------------------------------- cases
+case_relay() {
+	local pa pb pd rel rport
+	echo "== relay"
+	# shellcheck disable=SC2046
+	start_icegw relay $(turn_opts $T:$TPORT)
+	ip netns exec "$NS_A" "$nicepeer" --mode rfc5245 --role controlling --bind $A --rtp \
+		--local-sdp "$work/a.sdp" --remote-sdp "$work/a-remote.sdp" --timeout 40 --linger 4 \
+		>"$work/a.out" 2>&1 &
+	pa=$!; pids+=("$pa")
+	ip netns exec "$NS_B" "$nicepeer" --mode rfc5245 --role controlled --bind $B --rtp \
+		--local-sdp "$work/b.sdp" --remote-sdp "$work/b-remote.sdp" --timeout 40 --linger 4 \
+		>"$work/b.out" 2>&1 &
+	pb=$!; pids+=("$pb")
+	ip netns exec "$NS_GW" $py "$here/turncall.py" call --ng 127.0.0.1:$NG --gw $GW --relay-ip $T \
+		--a-local "$work/a.sdp" --a-remote "$work/a-remote.sdp" --a-out "$work/a.out" \
+		--b-local "$work/b.sdp" --b-remote "$work/b-remote.sdp" --b-out "$work/b.out" \
+		--media-wait 30 --result "$work/relay.result" >"$work/driver-relay.out" 2>&1 &
+	pd=$!; pids+=("$pd")
+	wait_pid "$pd" 60 || fail "relay: turncall.py did not end"
+	local rc_d=$wait_rc
+	wait_pid "$pa" 60 || fail "relay: nicepeer A did not end"
+	local rc_a=$wait_rc
+	wait_pid "$pb" 60 || fail "relay: nicepeer B did not end"
+	local rc_b=$wait_rc
+	echo "-- turncall.py"; cat "$work/driver-relay.out"
+	for f in a b; do echo "-- nicepeer $f"; cat "$work/$f.out"; done
+	[ "$rc_d" = 0 ] || fail "relay: turncall.py exited $rc_d"
+	[ "$rc_a" = 0 ] || fail "relay: nicepeer A exited $rc_a"
+	[ "$rc_b" = 0 ] || fail "relay: nicepeer B exited $rc_b"
+	drop_pid "$pa"; drop_pid "$pb"; drop_pid "$pd"
+	rel=$(sed -n 's/^relayed-address //p' "$work/relay.result")
+	rport=${rel##*:}
+	[ -n "$rport" ] || fail "relay: no relayed address"
+	# B's ICE went through the relay: its selected pair's remote side is icegw's relayed address
+	grep -Eq "^selected $B:[0-9]+ $T:$rport\$" "$work/b.out" || fail "relay: B did not select the relay $rel"
+	grep -Eq "^selected $A:[0-9]+ $GW:[0-9]+\$" "$work/a.out" || fail "relay: A did not select the gateway"
+	local ssrc_a ssrc_b
+	ssrc_a=$(sed -n 's/^rtp ssrc \(0x[0-9a-f]*\)$/\1/p' "$work/a.out")
+	ssrc_b=$(sed -n 's/^rtp ssrc \(0x[0-9a-f]*\)$/\1/p' "$work/b.out")
+	grep -Eq "^rtp sent [1-9][0-9]* received [1-9][0-9]* from ssrc $ssrc_b," "$work/a.out" ||
+		fail "relay: A did not receive B's RTP"
+	grep -Eq "^rtp sent [1-9][0-9]* received [1-9][0-9]* from ssrc $ssrc_a," "$work/b.out" ||
+		fail "relay: B did not receive A's RTP"
+	stop_icegw
+	# coturn's view (verbose log): leg b's component 1 allocation is the session whose client
+	# is icegw's leg b port; it got the permission for B, the channel, relayed traffic with
+	# B, and after delete the Refresh with LIFETIME 0 that released it
+	local log=$work/coturn.log port_b sid
+	port_b=$(sed -n 's/^leg-b-port //p' "$work/relay.result")
+	sid=$(sed -n "s/^.*session \([0-9]*\): closed .*local $T:$TPORT, remote $GW:$port_b, .*$/\1/p" "$log")
+	echo "-- coturn log, session ${sid:-?} (leg b port $port_b)"
+	grep -F "session $sid:" "$log"
+	[ -n "$sid" ] || fail "relay: coturn closed no session from $GW:$port_b"
+	grep -Eq "session $sid: .*ALLOCATE processed, success" "$log" || fail "relay: no Allocate success"
+	grep -Eq "session $sid: peer $B lifetime updated" "$log" || fail "relay: no permission for $B"
+	grep -Eq "session $sid: .*CREATE_PERMISSION processed, success" "$log" || fail "relay: no CreatePermission"
+	grep -Eq "session $sid: .*CHANNEL_BIND processed, success" "$log" || fail "relay: no ChannelBind"
+	grep -Eq "session $sid: peer usage: .*, rp=[1-9][0-9]*, rb=[0-9]+, sp=[1-9]" "$log" ||
+		fail "relay: coturn relayed nothing between the allocation and B"
+	grep -Eq "session $sid: refreshed, .*lifetime=0" "$log" || fail "relay: no Refresh with LIFETIME 0 (Deallocate)"
+	grep -Eq "session $sid: delete:" "$log" || fail "relay: the allocation was not deleted"
+	# every allocation icegw made was released (one per component: no rtcp-mux here)
+	local n_alloc n_freed
+	n_alloc=$(grep -c "ALLOCATE processed, success" "$log")
+	n_freed=$(grep -Ec "session [0-9]+: refreshed, .*lifetime=0" "$log")
+	[ "$n_alloc" -ge 1 ] && [ "$n_alloc" = "$n_freed" ] ||
+		fail "relay: $n_alloc allocations, $n_freed released with LIFETIME 0"
+	echo "ok: coturn: $n_alloc allocations, all released by Deallocate"
+	echo "ok relay"
+}
+
+# case_warn NAME EXPECT_HEX TURN_SERVER [PASSWORD] [RELAY_IP]
+case_warn() {
+	local name=$1 expect=$2 server=$3 pass=${4:-secret} relay=${5:-}
+	echo "== $name"
+	# shellcheck disable=SC2046
+	start_icegw "$name" $(turn_opts "$server" "$pass")
+	nsx "$NS_GW" $py "$here/turncall.py" warn --ng 127.0.0.1:$NG --gw $GW --expect "$expect" \
+		${relay:+--relay-ip $relay} >"$work/driver-$name.out" 2>&1
+	local rc=$?
+	echo "-- turncall.py"; cat "$work/driver-$name.out"
+	[ $rc = 0 ] || fail "$name: turncall.py exited $rc"
+	stop_icegw
+	echo "ok $name"
+}
+
+setup_net
+start_coturn coturn $TPORT
+for c in $cases; do
+	case $c in
+	relay) case_relay ;;
+	credentials)
+		case_warn credentials 0x4000 $T:$TPORT wrong
+		grep -q "check_stun_auth: user alice credentials are incorrect" "$work/coturn.log" ||
+			fail "credentials: coturn did not refuse the credentials"
+		;;
+	unreachable) case_warn unreachable 0x1 $T:$TPORT_DEAD ;;
+	alternate)
+		start_coturn coturn-alt $TPORT_ALT --alternate-server=$T:$TPORT
+		case_warn alternate 0x400000 $T:$TPORT_ALT secret $T
+		grep -q "error 300: Try Alternate" "$work/coturn-alt.log" ||
+			fail "alternate: the redirecting coturn logged no 300"
+		;;
+	*) fail "unknown case $c" ;;
+	esac
+done
+cleanup
+trap - EXIT
+for n in "$NS_A" "$NS_B" "$NS_GW" "$NS_T" "$NS_SW"; do
+	ip netns list | grep -qw "$n" && { echo "FAIL: namespace $n left behind"; exit 1; }
+done
+echo "PASS: turn-call"
+exit 0
