@@ -11,6 +11,7 @@
 
 #include "ctl_metrics.h"
 #include "ctl_sdp.h"
+#include "dp_owner.h"
 #include "ice_warn.h"
 #include "ng_bencode.h"
 #include "ng_proto.h"
@@ -119,7 +120,7 @@ struct ctl *ctl_new(const struct ctl_cfg *cfg, const struct ctl_backend *be)
 	/* even RTP ports; a port pair belongs to worker (port / 2) % nworkers, which is how the
 	 * dispatcher (or RSS on the port) steers a packet to the core owning its leg */
 	for (uint32_t p = (cfg->port_max - 1) & ~1u; p >= cfg->port_min; p -= 2) {
-		unsigned w = (p / 2) % cfg->nworkers;
+		unsigned w = dp_owner((uint16_t)p, cfg->nworkers);
 		c->ports[w][c->nports[w]++] = (uint16_t)p;
 		if (p < 2)
 			break;
