@@ -198,6 +198,11 @@ static int leg_key(struct dp_leg_spec *s, const char *k, char *v, const char *wh
 		if (parse_u64(v, 192000, &u) || u == 0)
 			return fail(err, errlen, where, "clock must be an RTP clock rate in Hz");
 		c->clock_hz = (uint32_t)u;
+	} else if (!strcmp(k, "iface")) {
+		/* the local address: the daemon's interfaces in configuration-file order */
+		if (parse_u64(v, DP_MAX_IFACES - 1, &u))
+			return fail(err, errlen, where, "iface must be 0-%d, not '%s'", DP_MAX_IFACES - 1, v);
+		c->iface = (uint8_t)u;
 	} else {
 		return fail(err, errlen, where, "unknown key '%s'", k);
 	}

@@ -74,6 +74,8 @@ struct opts {
 	uint16_t port_min, port_max;
 	uint32_t max_sessions;
 	enum rx_mode rx_mode;
+	uint32_t extra_ip[DP_MAX_IFACES - 1]; /* interfaces after the first (config file) */
+	unsigned n_extra;
 };
 
 struct worker {
@@ -264,7 +266,10 @@ static inline int frame_owner(const struct worker *w, const struct rte_mbuf *m)
 	case DP_ETHERTYPE_ARP:
 		if (dp_rd16(ip + 6) == 2) /* RFC 826 op 2: reply */
 			return OWNER_ALL;
-		return dp_rd32(ip + 24) == w->core.ip ? OWNER_ARP_ASK : (int)w->idx;
+		for (unsigned a = 0; a < w->core.naddr; a++)
+			if (dp_rd32(ip + 24) == w->core.ips[a])
+				return OWNER_ARP_ASK;
+		return (int)w->idx;
 	case DP_ETHERTYPE_IP4:
 		break;
 	default:
@@ -1009,7 +1014,9 @@ static void usage(FILE *f)
 		"                      NG on listen-ng. Command-line options override the file\n"
 		"  --ng IP:PORT, --listen-ng IP:PORT\n"
 		"                      serve the NG control protocol (rtpengine's) on this UDP address\n"
-		"  --interface [NAME/]IP[!ADVERTISED]  gateway address (and the one written into SDP)\n"
+		"  --interface [NAME/]IP[!ADVERTISED]  gateway address (and the one written into SDP);\n"
+		"                      repeated: further local addresses, interface 1, 2, ... (a leg's\n"
+		"                      'iface =' in the legs file)\n"
 		"  --advertise IP      address written into SDP (default: --ip)\n"
 		"  --port-min N, --port-max N   media port range (default 30000-39999)\n"
 		"  --max-sessions N    calls at most (default: what the legs allow)\n"
@@ -1091,9 +1098,24 @@ static int load_config_file(const char *path)
 	}
 	if (cfg.n_iface && apply_interface(&cfg.iface[0], path) < 0)
 		return -1;
-	if (cfg.n_iface > 1)
-		fprintf(stderr, "icegw: %s: %u interfaces; the dataplane uses the first (%s) only\n",
-			path, cfg.n_iface, cfg.iface[0].name);
+	/* every interface is a local address of the dataplane, in the file's order: a leg's
+	 * dp_leg_cfg.iface indexes this list */
+	O.n_extra = 0;
+	for (unsigned i = 1; i < cfg.n_iface; i++) {
+		const struct ctl_iface *f = &cfg.iface[i];
+		char ip[ICE_ADDR_STRLEN];
+
+		if (f->local.family != ICE_AF_INET) {
+			fprintf(stderr, "icegw: %s: interface %s/%s: the dataplane is IPv4 only\n", path,
+				f->name, ice_addr_fmt_ip(&f->local, ip, sizeof(ip)));
+			return -1;
+		}
+		if (O.n_extra == DP_MAX_IFACES - 1) {
+			fprintf(stderr, "icegw: %s: at most %d interfaces\n", path, DP_MAX_IFACES);
+			return -1;
+		}
+		O.extra_ip[O.n_extra++] = ice_addr_v4(&f->local);
+	}
 	O.ng = ice_addr_fmt(&cfg.listen_ng, ng_spec, sizeof(ng_spec));
 	O.port_min = cfg.port_min;
 	O.port_max = cfg.port_max;
@@ -1133,6 +1155,7 @@ static int parse_opts(int argc, char **argv)
 	int c;
 	char *end;
 	uint32_t ip_cli = 0, adv_cli = 0;
+	unsigned n_iface_cli = 0;
 
 	O.max_legs = 4096;
 	O.linger_ms = 2000;
@@ -1220,6 +1243,22 @@ static int parse_opts(int argc, char **argv)
 			if (ctl_config_set(&one, "interface", optarg, &e) < 0) {
 				fprintf(stderr, "icegw: --interface: %s\n", e.msg);
 				return -1;
+			}
+			/* the command line's interfaces replace the file's: the first is address 0
+			 * (and what SDP advertises), the others follow in order */
+			if (n_iface_cli++ == 0) {
+				O.n_extra = 0;
+			} else {
+				if (one.iface[0].local.family != ICE_AF_INET) {
+					fprintf(stderr, "icegw: --interface: the dataplane is IPv4 only\n");
+					return -1;
+				}
+				if (O.n_extra == DP_MAX_IFACES - 1) {
+					fprintf(stderr, "icegw: --interface: at most %d\n", DP_MAX_IFACES);
+					return -1;
+				}
+				O.extra_ip[O.n_extra++] = ice_addr_v4(&one.iface[0].local);
+				break;
 			}
 			if (apply_interface(&one.iface[0], "--interface") < 0)
 				return -1;
@@ -1483,6 +1522,18 @@ static int workers_init(uint16_t port)
 		}
 		k->core.emit = emit;
 		k->core.emit_ctx = k;
+		for (unsigned a = 0; a < O.n_extra; a++) {
+			int r = dp_core_add_addr(&k->core, O.extra_ip[a]);
+			if (r < 0) {
+				char ip[ICE_ADDR_STRLEN];
+				struct ice_addr x;
+				ice_addr_set_v4(&x, O.extra_ip[a], 0);
+				fprintf(stderr, "icegw: interface %u (%s): %s\n", a + 1,
+					ice_addr_fmt_ip(&x, ip, sizeof(ip)),
+					r == -EEXIST ? "the same address twice" : strerror(-r));
+				return -1;
+			}
+		}
 		if (NW > 1) {
 			snprintf(name, sizeof(name), "icegw_ho%u", w);
 			k->handoff = rte_ring_create(name, HANDOFF_RING, sock, RING_F_SC_DEQ);
