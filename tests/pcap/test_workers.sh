@@ -18,7 +18,7 @@ run_icegw() { # tag, legs file, EAL options...
 	shift 2
 	timeout 120 "$icegw" --no-huge --no-pci --no-shconf -m 512 --file-prefix "icegw-wk-$$" \
 		--log-level=lib.eal:error --log-level=lib.telemetry:error --log-level=pmd.net.pcap:error \
-		"$@" -- --legs "$legs" --tx-capture "txcap-$tag.pcap" >"report-$tag.txt" 2>"stderr-$tag.txt"
+		"$@" -- --legs "$legs" --tx-capture "txcap-$tag.pcap" ${XOPT:-} >"report-$tag.txt" 2>"stderr-$tag.txt"
 }
 
 # call 1 on worker 0 (ports 20000, 20004), call 2 on worker 1 (20002, 20006)
@@ -63,5 +63,12 @@ if run_icegw q legs.conf --lcores 0@0,1@1,2@1 --vdev "net_pcap0,rx_pcap=in.pcap,
 	fail "two workers on one tx queue accepted"
 fi
 grep -q "1 tx queues, 2 workers need one each" stderr-q.txt || { cat stderr-q.txt; fail "tx queue error unclear"; }
-echo "ok: split pairs and missing tx queues refused with the reason"
+# flow steering asked for where it cannot be: refused, not silently replaced
+if XOPT="--rx-mode flow" run_icegw f legs.conf --lcores 0@0,1@1,2@1 \
+	--vdev "net_pcap0,rx_pcap=in.pcap,tx_pcap=f0.pcap,tx_pcap=f1.pcap"; then
+	fail "--rx-mode flow accepted on a pcap replay"
+fi
+grep -q "rx-mode flow: port 0 (net_pcap) has 1 rx queues for 2 workers (and a pcap replay has one receiver)" \
+	stderr-f.txt || { cat stderr-f.txt; fail "--rx-mode flow error unclear"; }
+echo "ok: split pairs, missing tx queues and impossible flow steering refused with the reason"
 echo "1 passed, 0 failed"
