@@ -5,7 +5,7 @@
 # endpoints with UDP sockets: an authenticated Binding request (USE-CANDIDATE) to each leg,
 # whose answer is verified (MESSAGE-INTEGRITY, FINGERPRINT, XOR-MAPPED-ADDRESS), then RTP both
 # ways through each call. DPDK's dpdk-telemetry.py then shows legs and traffic on both
-# workers. Wrap in `flock /tmp/icegw-net.lock` (meson's e2e suite does not run in parallel).
+# workers. Then the same port with the NG control plane: offers alternate between workers. Wrap in `flock /tmp/icegw-net.lock` (meson's e2e suite does not run in parallel).
 # usage: test_tap_workers.sh ICEGW
 set -u
 icegw=${1:?usage: test_tap_workers.sh ICEGW}
@@ -20,13 +20,17 @@ prefix=icegw-tw-$$
 GW=10.88.0.1 GW2=10.88.0.3 EP=10.88.0.2
 work=$(mktemp -d)
 pid=
-cleanup() {
+stop_icegw() { # bounded: SIGINT, then SIGKILL after 5 s
 	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
+		kill -INT "$pid" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	fi
+	pid=
+}
+cleanup() {
+	stop_icegw
 	ip netns del "$ns" 2>/dev/null
 	rm -rf "$work"
 }
@@ -186,4 +190,45 @@ echo "$out" | grep -q '"rtp_received": 20' || fail "b2: 20 RTP packets from one 
 out=$(q /icegw/stats)
 echo "$out" | grep -q '"legs": 4' || fail "/icegw/stats: $out"
 echo "$out" | grep -q '"ice_completed": 4' || fail "/icegw/stats: ICE should complete on 4 legs: $out"
+echo "ok: both workers answered STUN and relayed RTP; the second address served its leg"
+
+# the control plane on two workers: calls alternate between them, each call's ports from
+# its worker's pool ((port / 2) % 2)
+stop_icegw
+ngp=$(( 25000 + $$ % 2000 ))
+ip netns exec "$ns" "$icegw" --no-huge --no-pci --lcores 0@0,1@1,2@1 -m 512 --file-prefix "$prefix" \
+	--log-level=lib.eal:error --log-level=lib.telemetry:error --log-level=pmd.net.tap:error \
+	--vdev "net_tap0,iface=$tap" -- --interface "$GW" --ng "127.0.0.1:$ngp" --duration 30 \
+	>"$work/log" 2>&1 &
+pid=$!
+ip netns exec "$ns" timeout 30 /usr/bin/python3 - "$ngp" <<'PY' || fail "NG offers"
+import re, socket, sys
+def b(s): return b"%d:%s" % (len(s), s)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.2)
+addr = ("127.0.0.1", int(sys.argv[1]))
+for i in range(100):  # bounded: the NG socket opens after the EAL
+    s.sendto(b"p%d d7:command4:pinge" % i, addr)
+    try:
+        if b"pong" in s.recv(65535):
+            break
+    except socket.timeout:
+        pass
+s.settimeout(2)
+owners = []
+for k in range(4):
+    sdp = (b"v=0\r\no=a 1 1 IN IP4 10.88.0.2\r\ns=-\r\nc=IN IP4 10.88.0.2\r\nt=0 0\r\n"
+           b"m=audio %d RTP/AVP 0\r\na=rtcp-mux\r\n" % (40000 + 2 * k))
+    s.sendto(b"t%d d" % k + b(b"call-id") + b(b"tw%d@x" % k) + b(b"command") + b(b"offer") +
+             b(b"from-tag") + b(b"f") + b(b"sdp") + b(sdp) + b"e", addr)
+    r = s.recv(65535)
+    port = int(re.search(rb"m=audio (\d+)", r).group(1))
+    owners.append(port // 2 % 2)
+print("offers answered; the gateway ports' owners:", owners)
+sys.exit(0 if sorted(owners) == [0, 0, 1, 1] else 1)
+PY
+sleep 0.3
+out=$(q /icegw/lcores)
+echo "$out"
+echo "$out" | grep -q '"legs": \[4, 4\]' || fail "/icegw/lcores: 2 calls (4 legs) on each worker: $out"
 echo "1 passed, 0 failed"
