@@ -1006,6 +1006,7 @@ static void usage(FILE *f)
 		"  --linger-ms N       software mode: run timers N ms past the last packet (2000)\n"
 		"  --trace FILE        write the pjnath-style ICE trace of traced legs to FILE\n"
 		"  --tx-capture FILE   write what is sent to FILE, stamped with the run's clock\n"
+		"                      (several workers: FILE.0, FILE.1, ... one per worker)\n"
 		"  --duration S        live mode: stop after S seconds\n"
 		"  --max-legs N        legs per worker (default 4096; each needs about 5 KiB, see EAL -m)\n"
 		"  --quiet             no session report at the end\n"
