@@ -12,6 +12,7 @@
 #include "ctl_metrics.h"
 #include "ctl_sdp.h"
 #include "ctl_turn.h"
+#include "dp_owner.h"
 #include "ice_warn.h"
 #include "ng_bencode.h"
 #include "ng_proto.h"
@@ -145,7 +146,7 @@ static uint32_t hash_str(const char *s)
 
 static unsigned port_worker(const struct ctl *c, uint32_t port)
 {
-	return (port / 2) % c->cfg.nworkers;
+	return dp_owner(port, c->cfg.nworkers);
 }
 
 /* Rebuild a worker's singles stack from the port states: drops the stale entries. */

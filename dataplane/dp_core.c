@@ -11,8 +11,8 @@
 #include "dp_pkt.h"
 #include "stun.h"
 
-#define unlikely(x) __builtin_expect(!!(x), 0)
 #define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
 
 const char *const dp_drop_names[DP_DROP_MAX] = {
 #define _(n, s) [DP_DROP_##n] = s,
@@ -59,6 +59,9 @@ int dp_core_init(struct dp_core *c, uint32_t ip, const uint8_t mac[6], uint32_t 
 {
 	memset(c, 0, sizeof(*c));
 	c->ip = ip;
+	c->ips[0] = ip;
+	c->naddr = 1;
+	c->alloc = alloc;
 	memcpy(c->mac, mac, 6);
 	c->max_legs = max_legs;
 	c->seed = seed ? seed : 0x243f6a8885a308d3ull;
@@ -71,6 +74,7 @@ int dp_core_init(struct dp_core *c, uint32_t ip, const uint8_t mac[6], uint32_t 
 	c->free_slots = alloc(max_legs, sizeof(*c->free_slots));
 	if (!c->legs || !c->port_map || !c->tw_links || !c->rng || !c->trace || !c->free_slots)
 		return -ENOMEM;
+	c->port_maps[0] = c->port_map;
 	dp_tw_init(&c->tw, c->tw_links, max_legs, now_us);
 	c->now = now_us;
 	return 0;
@@ -84,7 +88,37 @@ void dp_core_free(struct dp_core *c, void (*release)(void *))
 	release(c->rng);
 	release(c->trace);
 	release(c->free_slots);
+	for (unsigned a = 1; a < c->naddr; a++)
+		release(c->port_maps[a]);
+	c->naddr = 1;
 	c->legs = NULL;
+}
+
+int dp_core_add_addr(struct dp_core *c, uint32_t ip)
+{
+	uint32_t *map;
+
+	for (unsigned a = 0; a < c->naddr; a++)
+		if (c->ips[a] == ip)
+			return -EEXIST;
+	if (c->naddr == DP_MAX_IFACES)
+		return -ENOSPC;
+	map = c->alloc(65536, sizeof(*map));
+	if (!map)
+		return -ENOMEM;
+	c->ips[c->naddr] = ip;
+	c->port_maps[c->naddr] = map;
+	return c->naddr++;
+}
+
+/* The index of a local address, or -1. At most DP_MAX_IFACES compares; one on a core with
+ * one address. */
+static inline int addr_index(const struct dp_core *c, uint32_t ip)
+{
+	for (unsigned a = 0; a < c->naddr; a++)
+		if (c->ips[a] == ip)
+			return (int)a;
+	return -1;
 }
 
 int dp_core_find_leg(const struct dp_core *c, const char *name)
@@ -137,9 +171,12 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 	struct ice_addr host;
 	int r;
 
-	if (cfg->port == 0 || (!cfg->rtcp_mux && cfg->port == 65535))
+	uint32_t *map;
+
+	if (cfg->port == 0 || (!cfg->rtcp_mux && cfg->port == 65535) || cfg->iface >= c->naddr)
 		return -EINVAL;
-	if (c->port_map[cfg->port] || (!cfg->rtcp_mux && c->port_map[cfg->port + 1]))
+	map = c->port_maps[cfg->iface];
+	if (map[cfg->port] || (!cfg->rtcp_mux && map[cfg->port + 1]))
 		return -EADDRINUSE;
 	/* names are unique by construction (the legs file refuses duplicates, the control plane
 	 * derives them from the call): no O(legs) search here */
@@ -150,6 +187,7 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 	l->ncomp = cfg->rtcp_mux ? 1 : 2;
 	l->peer = DP_NO_LEG;
 	l->id = idx;
+	l->iface = cfg->iface;
 	l->flags = DP_LEG_USED | (cfg->rtcp_mux ? DP_LEG_MUX : 0) | (cfg->ice ? DP_LEG_ICE : 0) |
 		   (cfg->trace ? DP_LEG_TRACE : 0);
 	l->rtp.clock_hz = cfg->clock_hz ? cfg->clock_hz : 8000;
@@ -171,7 +209,7 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 		if (r)
 			return -EINVAL;
 		for (uint8_t comp = 1; comp <= l->ncomp && !cfg->relay_only; comp++) {
-			ice_addr_set_v4(&host, c->ip, (uint16_t)(cfg->port + comp - 1));
+			ice_addr_set_v4(&host, c->ips[cfg->iface], (uint16_t)(cfg->port + comp - 1));
 			if (ice_agent_add_local(&l->agent, comp, ICE_CAND_HOST, &host, -1, 65535) < 0)
 				return -EINVAL;
 		}
@@ -180,9 +218,9 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 		if (cfg->remote_lite)
 			ice_agent_set_remote_lite(&l->agent, true);
 	}
-	c->port_map[cfg->port] = idx + 1;
+	map[cfg->port] = idx + 1;
 	if (!cfg->rtcp_mux)
-		c->port_map[cfg->port + 1] = idx + 1;
+		map[cfg->port + 1] = idx + 1;
 	/* take the slot off the free list (wherever it is) or raise the high-water mark */
 	for (uint32_t k = c->nfree; k-- > 0;)
 		if (c->free_slots[k] == idx) {
@@ -220,9 +258,9 @@ int dp_core_del_leg(struct dp_core *c, uint32_t leg)
 		return -ENOENT;
 	l = &c->legs[leg];
 	dp_tw_cancel(&c->tw, leg);
-	c->port_map[l->port] = 0;
+	c->port_maps[l->iface][l->port] = 0;
 	if (!(l->flags & DP_LEG_MUX))
-		c->port_map[l->port + 1] = 0;
+		c->port_maps[l->iface][l->port + 1] = 0;
 	if (l->peer != DP_NO_LEG && leg_ok(c, l->peer) && c->legs[l->peer].peer == leg)
 		c->legs[l->peer].peer = DP_NO_LEG;
 	l->flags = 0;
@@ -340,7 +378,7 @@ static inline void arp_learn(struct dp_core *c, uint32_t ip, const uint8_t *mac)
 
 /* RFC 826: who has ip? tell us. Sent at most once a second per address (the slot
  * remembers the question); the frame the caller could not send is dropped and counted. */
-static void arp_ask(struct dp_core *c, uint32_t ip)
+static void arp_ask(struct dp_core *c, uint32_t ip, uint32_t src)
 {
 	struct dp_arp *e = NULL;
 	uint8_t f[42];
@@ -374,14 +412,15 @@ static void arp_ask(struct dp_core *c, uint32_t ip)
 	f[19] = 4;
 	dp_wr16(f + 20, 1);
 	memcpy(f + 22, c->mac, 6);
-	dp_wr32(f + 28, c->ip);
+	dp_wr32(f + 28, src);
 	memset(f + 32, 0, 6);
 	dp_wr32(f + 38, ip);
 	c->st.arp_requests++;
 	c->emit(c->emit_ctx, f, sizeof(f));
 }
 
-static inline const uint8_t *nexthop(struct dp_core *c, uint32_t ip)
+/* The MAC address for ip; unknown: ask (from local address src) and return NULL. */
+static inline const uint8_t *nexthop(struct dp_core *c, uint32_t ip, uint32_t src)
 {
 	for (unsigned w = 0; w < DP_ARP_WAYS; w++) {
 		const struct dp_arp *e = &c->arp[arp_idx(ip, w)];
@@ -390,7 +429,7 @@ static inline const uint8_t *nexthop(struct dp_core *c, uint32_t ip)
 	}
 	if (c->have_gw_mac)
 		return c->gw_mac;
-	arp_ask(c, ip);
+	arp_ask(c, ip, src);
 	return NULL;
 }
 
@@ -410,7 +449,7 @@ static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const 
 		drop_count(c, l, DP_DROP_TOO_BIG);
 		return 0;
 	}
-	mac = nexthop(c, tc->srv_ip);
+	mac = nexthop(c, tc->srv_ip, c->ips[l->iface]);
 	if (!mac) {
 		l->turn.drops++;
 		drop_count(c, l, DP_DROP_NO_NEXTHOP);
@@ -425,7 +464,7 @@ static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const 
 	memmove(f + DP_HDRS_LEN + head, data, dlen);
 	n = dp_turn_wrap(tc, peer, f + DP_HDRS_LEN, head, dlen, tid);
 	l->turn.relayed_out++;
-	return dp_build_udp4(f, mac, c->mac, c->ip, (uint16_t)(l->port + comp - 1), tc->srv_ip,
+	return dp_build_udp4(f, mac, c->mac, c->ips[l->iface], (uint16_t)(l->port + comp - 1), tc->srv_ip,
 			     tc->srv_port, n, c->ip_id++, true);
 }
 
@@ -455,14 +494,14 @@ int dp_core_leg_send(struct dp_core *c, uint32_t leg, uint8_t comp, const struct
 	tc->srv_ip = ice_addr_v4(to);
 	tc->srv_port = to->port;
 	l->flags |= DP_LEG_TURN;
-	mac = nexthop(c, tc->srv_ip);
+	mac = nexthop(c, tc->srv_ip, c->ips[l->iface]);
 	if (!mac) {
 		/* the client retransmits; by then the server's MAC is known */
 		drop_count(c, l, DP_DROP_NO_NEXTHOP);
 		return 0;
 	}
 	memcpy(c->scratch + DP_HDRS_LEN, p, len);
-	n = dp_build_udp4(c->scratch, mac, c->mac, c->ip, (uint16_t)(l->port + comp - 1), tc->srv_ip,
+	n = dp_build_udp4(c->scratch, mac, c->mac, c->ips[l->iface], (uint16_t)(l->port + comp - 1), tc->srv_ip,
 			  tc->srv_port, len, c->ip_id++, true);
 	l->st.pkts_out++;
 	l->st.bytes_out += n;
@@ -502,7 +541,7 @@ static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
 	struct ice_event ev;
 
 	while (ice_agent_poll_transmit(&l->agent, now, &out) == 1) {
-		uint32_t dip = ice_addr_v4(&out.to);
+		uint32_t dip = ice_addr_v4(&out.to), sip = c->ips[l->iface];
 		const uint8_t *mac;
 		uint16_t n;
 		uint8_t rk;
@@ -519,14 +558,14 @@ static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
 			}
 			continue;
 		}
-		mac = nexthop(c, dip);
+		mac = nexthop(c, dip, sip);
 
 		if (!mac || out.to.family != ICE_AF_INET) {
 			l->st.drops[DP_DROP_NO_NEXTHOP]++;
 			c->st.drops[DP_DROP_NO_NEXTHOP]++;
 			continue;
 		}
-		n = dp_build_udp4(c->scratch, mac, c->mac, c->ip, out.from.port, dip, out.to.port,
+		n = dp_build_udp4(c->scratch, mac, c->mac, sip, out.from.port, dip, out.to.port,
 				  (uint16_t)out.len, c->ip_id++, true);
 		l->st.pkts_out++;
 		l->st.bytes_out += n;
@@ -658,7 +697,7 @@ static enum dp_verdict rx_arp(struct dp_core *c, uint8_t *f, uint16_t len)
 		return drop(c, NULL, DP_DROP_ARP_OTHER);
 	sip = dp_rd32(a + 14);
 	tip = dp_rd32(a + 24);
-	if (tip != c->ip)
+	if (addr_index(c, tip) < 0)
 		return drop(c, NULL, DP_DROP_ARP_OTHER);
 	arp_learn(c, sip, a + 8);
 	if (dp_rd16(a + 6) != 1) /* a reply: learned, nothing to send */
@@ -670,7 +709,7 @@ static enum dp_verdict rx_arp(struct dp_core *c, uint8_t *f, uint16_t len)
 	memcpy(a + 18, a + 8, 6);
 	dp_wr32(a + 24, sip);
 	memcpy(a + 8, c->mac, 6);
-	dp_wr32(a + 14, c->ip);
+	dp_wr32(a + 14, tip); /* the address asked for: any of ours */
 	c->st.arp_replies++;
 	return DP_VERDICT_TX;
 }
@@ -680,11 +719,12 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 {
 	uint16_t len = *lenp, ihl, tot, ulen, plen, dport, sport;
 	uint8_t *ip, *udp, *pay;
-	uint32_t sip, li;
+	uint32_t sip, li, lip;
 	struct dp_leg *l;
 	uint8_t comp, b0;
 	struct ice_addr via_peer;
 	bool via = false;
+	int ai;
 
 	c->st.rx++;
 	c->now = now;
@@ -709,7 +749,9 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		return drop(c, NULL, DP_DROP_FRAGMENT);
 	if (ip[9] != 17)
 		return drop(c, NULL, DP_DROP_NOT_UDP);
-	if (dp_rd32(ip + 16) != c->ip)
+	lip = dp_rd32(ip + 16);
+	ai = likely(lip == c->ip) ? 0 : addr_index(c, lip);
+	if (ai < 0)
 		return drop(c, NULL, DP_DROP_NOT_FOR_US);
 	udp = ip + ihl;
 	if (tot < ihl + DP_UDP_LEN)
@@ -720,7 +762,7 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	sip = dp_rd32(ip + 12);
 	sport = dp_rd16(udp);
 	dport = dp_rd16(udp + 2);
-	li = c->port_map[dport];
+	li = c->port_maps[ai][dport];
 	if (!li)
 		return drop(c, NULL, DP_DROP_NO_LEG);
 	l = &c->legs[li - 1];
@@ -785,7 +827,7 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		/* next hops are learned from checks (media follows them), not per media packet */
 		if (likely(!via)) {
 			arp_learn(c, sip, f + 6);
-			ice_addr_set_v4(&local, c->ip, dport);
+			ice_addr_set_v4(&local, lip, dport);
 		} else {
 			local = l->turn.comp[comp - 1].relayed;
 		}
@@ -811,7 +853,7 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 			memcpy(smac, f + 6, 6);
 			/* the answer goes back where the request came from, from the port it hit */
 			memcpy(f + DP_HDRS_LEN, c->reply, reply.len);
-			*lenp = dp_build_udp4(f, smac, c->mac, c->ip, dport, sip, sport,
+			*lenp = dp_build_udp4(f, smac, c->mac, lip, dport, sip, sport,
 					      (uint16_t)reply.len, c->ip_id++, c->udp_csum);
 			l->st.pkts_out++;
 			l->st.bytes_out += *lenp;
@@ -869,7 +911,7 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		uint8_t pk = (pl->flags & DP_LEG_MUX) ? 0 : (uint8_t)(comp - 1);
 		uint16_t oport = (uint16_t)(pl->port + pk), odport = pl->media_port[pk];
 		const uint8_t *mac;
-		uint32_t dip = pl->media_ip[pk];
+		uint32_t dip = pl->media_ip[pk], oip = c->ips[pl->iface]; /* out from the peer's */
 		uint16_t hc;
 
 		if (unlikely(!pl->media_state[pk]))
@@ -889,7 +931,7 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 			}
 			return DP_VERDICT_TX;
 		}
-		mac = nexthop(c, dip);
+		mac = nexthop(c, dip, oip);
 		if (unlikely(!mac))
 			return drop(c, l, DP_DROP_NO_NEXTHOP);
 		if (unlikely(ihl != DP_IP4_LEN)) {
@@ -910,12 +952,12 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 			sum += (uint16_t)~dp_rd16(ip + 12) + (uint16_t)~dp_rd16(ip + 14) +
 			       (uint16_t)~dp_rd16(ip + 16) + (uint16_t)~dp_rd16(ip + 18) +
 			       (uint16_t)~sport + (uint16_t)~dport;
-			sum += (c->ip >> 16) + (c->ip & 0xffff) + (dip >> 16) + (dip & 0xffff) + oport +
+			sum += (oip >> 16) + (oip & 0xffff) + (dip >> 16) + (dip & 0xffff) + oport +
 			       odport;
 			hc = dp_csum_fold(sum);
 			dp_wr16(udp + 6, hc ? hc : 0xffff);
 		}
-		dp_wr32(ip + 12, c->ip);
+		dp_wr32(ip + 12, oip);
 		dp_wr32(ip + 16, dip);
 		ip[8] = 64; /* we are the media endpoint towards the peer, not a router */
 		dp_ip4_csum(ip);

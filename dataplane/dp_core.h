@@ -16,6 +16,7 @@
 #define DP_ARP_SLOTS 256
 #define DP_TRACE_LINES 2048
 #define DP_TRACE_LEN 200
+#define DP_MAX_IFACES 8         /* local addresses (media interfaces) per core */
 
 /* Drop reasons, declared once (VPP's foreach_..._error) and expanded to enum + strings. */
 #define foreach_dp_drop                                                                        \
@@ -97,6 +98,7 @@ struct dp_leg {
 	uint8_t flags;
 	uint32_t peer;            /* leg index on this core, DP_NO_LEG if none */
 	uint8_t media_state[2];   /* 0 none, 1 default, 2 ICE selected, 3 latched */
+	uint8_t iface;            /* local address index: its port map, its source address */
 	uint32_t media_ip[2];     /* media_remote as host-order words, for the hot compare */
 	uint16_t media_port[2];
 	uint64_t media_noted_us;  /* last time the agent was told media went out */
@@ -135,7 +137,7 @@ struct dp_core_stats {
 typedef void (*dp_emit_fn)(void *ctx, const uint8_t *frame, uint16_t len);
 
 struct dp_core {
-	uint32_t ip;              /* gateway IPv4 address, host order */
+	uint32_t ip;              /* gateway IPv4 address, host order: address 0, ips[0] */
 	uint8_t mac[6];
 	uint8_t gw_mac[6];        /* default next hop when the destination is not learned */
 	bool have_gw_mac;
@@ -145,7 +147,13 @@ struct dp_core {
 	uint32_t *free_slots;      /* deleted slots, reused first (LIFO: warm in cache) */
 	uint32_t nfree;
 	struct dp_leg *legs;
-	uint32_t *port_map;       /* 65536 entries: leg index + 1, 0 = none */
+	uint32_t *port_map;       /* address 0's 65536 entries: leg index + 1, 0 = none */
+	/* every local address (interface) and its own port map; [0] are ip and port_map. A
+	 * leg's ports are taken on its address only, so each address adds 65536 ports */
+	uint32_t ips[DP_MAX_IFACES];
+	uint32_t *port_maps[DP_MAX_IFACES];
+	uint8_t naddr;
+	void *(*alloc)(size_t n, size_t size);
 	struct dp_tw tw;
 	struct dp_tw_link *tw_links;
 	struct dp_arp arp[DP_ARP_SLOTS];
@@ -175,6 +183,10 @@ struct dp_core {
 int dp_core_init(struct dp_core *c, uint32_t ip, const uint8_t mac[6], uint32_t max_legs,
 		 uint64_t seed, void *(*alloc)(size_t n, size_t size), uint64_t now_us);
 void dp_core_free(struct dp_core *c, void (*release)(void *));
+/** Add a local address (host order; the next interface index) with its own port map,
+ *  allocated by the init's alloc. Returns the index, -EEXIST, -ENOSPC (DP_MAX_IFACES) or
+ *  -ENOMEM. Legs choose their address with dp_leg_cfg.iface. */
+int dp_core_add_addr(struct dp_core *c, uint32_t ip);
 
 /** Create a leg. Returns its index or a negative errno. */
 int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t now_us);

@@ -1,6 +1,7 @@
 /* Legs file parsing and application to a dp_core. Runs at start-up only: allocation and
  * stdio are fine here; every malformed line is an error naming the file and line. */
 #include "dp_legs.h"
+#include "dp_owner.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -197,6 +198,11 @@ static int leg_key(struct dp_leg_spec *s, const char *k, char *v, const char *wh
 		if (parse_u64(v, 192000, &u) || u == 0)
 			return fail(err, errlen, where, "clock must be an RTP clock rate in Hz");
 		c->clock_hz = (uint32_t)u;
+	} else if (!strcmp(k, "iface")) {
+		/* the local address: the daemon's interfaces in configuration-file order */
+		if (parse_u64(v, DP_MAX_IFACES - 1, &u))
+			return fail(err, errlen, where, "iface must be 0-%d, not '%s'", DP_MAX_IFACES - 1, v);
+		c->iface = (uint8_t)u;
 	} else {
 		return fail(err, errlen, where, "unknown key '%s'", k);
 	}
@@ -345,6 +351,12 @@ int dp_legs_load(const char *path, struct dp_legs *L, char *err, size_t errlen)
 
 int dp_legs_apply(const struct dp_legs *L, struct dp_core *c, uint64_t now, char *err, size_t errlen)
 {
+	return dp_legs_apply_worker(L, c, 0, 1, now, err, errlen);
+}
+
+int dp_legs_apply_worker(const struct dp_legs *L, struct dp_core *c, unsigned worker,
+			 unsigned nworkers, uint64_t now, char *err, size_t errlen)
+{
 	int idx[L->nlegs ? L->nlegs : 1];
 
 	if (L->have_mac)
@@ -357,10 +369,15 @@ int dp_legs_apply(const struct dp_legs *L, struct dp_core *c, uint64_t now, char
 		struct dp_leg_spec *sp = &L->legs[i];
 		struct dp_leg_cfg cfg = sp->cfg;
 		char where[DP_LEG_NAME + 32];
+
+		idx[i] = -1;
+		if (dp_owner(sp->cfg.port, nworkers) != worker)
+			continue;
 		snprintf(where, sizeof(where), "line %u: leg %s", sp->line, sp->cfg.name);
 		cfg.ice_cfg.ufrag = sp->ufrag[0] ? sp->ufrag : NULL;
 		cfg.ice_cfg.pwd = sp->pwd[0] ? sp->pwd : NULL;
-		idx[i] = dp_core_add_leg(c, &cfg, now);
+		/* slot i, as on a single core: a leg's random choices are seeded by its slot */
+		idx[i] = dp_core_add_leg_at(c, &cfg, i, now);
 		if (idx[i] < 0)
 			return fail(err, errlen, where, "cannot create leg: %s", strerror(-idx[i]));
 		for (unsigned k = 0; k < sp->nrc; k++) {
@@ -379,16 +396,26 @@ int dp_legs_apply(const struct dp_legs *L, struct dp_core *c, uint64_t now, char
 	for (unsigned i = 0; i < L->nlegs; i++) {
 		char where[DP_LEG_NAME + 32];
 		int p;
-		if (!L->legs[i].peer[0])
+		if (idx[i] < 0 || !L->legs[i].peer[0])
 			continue;
 		p = dp_core_find_leg(c, L->legs[i].peer);
 		snprintf(where, sizeof(where), "line %u: leg %s", L->legs[i].line, L->legs[i].cfg.name);
-		if (p < 0)
+		if (p < 0) {
+			for (unsigned j = 0; j < L->nlegs; j++)
+				if (!strcmp(L->legs[j].cfg.name, L->legs[i].peer))
+					return fail(err, errlen, where,
+						    "peer leg '%s' is on worker %u, this leg on %u: a pair's "
+						    "ports must have one owner, (port / 2) %% workers",
+						    L->legs[i].peer, dp_owner(L->legs[j].cfg.port, nworkers),
+						    worker);
 			return fail(err, errlen, where, "peer leg '%s' does not exist", L->legs[i].peer);
+		}
 		dp_core_pair(c, (uint32_t)idx[i], (uint32_t)p);
 	}
 	for (unsigned i = 0; i < L->nlegs; i++) {
 		char where[DP_LEG_NAME + 32];
+		if (idx[i] < 0)
+			continue;
 		snprintf(where, sizeof(where), "line %u: leg %s", L->legs[i].line, L->legs[i].cfg.name);
 		if (dp_core_start_leg(c, (uint32_t)idx[i], now) < 0)
 			return fail(err, errlen, where, "cannot start ICE");

@@ -41,6 +41,11 @@ int dp_legs_parse(const char *text, const char *name, struct dp_legs *out, char 
 /** Create, pair and start every leg on a core. Returns 0 or -1 with err. */
 int dp_legs_apply(const struct dp_legs *legs, struct dp_core *c, uint64_t now_us, char *err,
 		  size_t errlen);
+/** The legs of one worker of nworkers (those whose port dp_owner() gives it), each in the
+ *  slot of its place in the file so that its random choices are those of a one-worker run.
+ *  A leg whose peer another worker owns is an error. */
+int dp_legs_apply_worker(const struct dp_legs *legs, struct dp_core *c, unsigned worker,
+			 unsigned nworkers, uint64_t now_us, char *err, size_t errlen);
 void dp_legs_free(struct dp_legs *legs);
 
 #endif

@@ -1,6 +1,7 @@
-/* icegw: the DPDK daemon. EAL and port set-up, one run-to-completion worker per lcore
- * (rx burst, classify in dp_core, tx buffers drained on a TSC interval), telemetry, and
- * the software mode where a pcap drives both the packets and the clock. */
+/* icegw: the DPDK daemon. EAL and port set-up, one run-to-completion worker per worker lcore
+ * (rx burst, owner check, classify in dp_core, tx buffers drained on a TSC interval), frames
+ * handed to their owner by rte_flow or by rings, telemetry, and the software mode where a
+ * pcap drives both the packets and the clock. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -38,6 +40,7 @@
 #include "dp_cmd.h"
 #include "dp_core.h"
 #include "dp_legs.h"
+#include "dp_owner.h"
 #include "dp_pkt.h"
 #include "icegw_config.h"
 #include "ice_warn.h"
@@ -46,6 +49,11 @@
 #define BURST 32
 #define TX_DRAIN_US 100          /* l3fwd's BURST_TX_DRAIN_US */
 #define IDLE_POLLS_EOF 2000      /* software mode: this many empty polls = end of capture */
+#define MAX_WORKERS CTL_MAX_WORKERS
+#define HANDOFF_RING 4096        /* frames in flight to one worker from the others */
+
+enum rx_mode { RX_AUTO, RX_FLOW, RX_DISPATCH };
+static const char *const rx_mode_names[] = {"auto", "flow", "dispatch"};
 
 struct opts {
 	const char *legs_path;
@@ -65,18 +73,31 @@ struct opts {
 	uint32_t adv_ip;
 	uint16_t port_min, port_max;
 	uint32_t max_sessions;
+	enum rx_mode rx_mode;
+	uint32_t extra_ip[DP_MAX_IFACES - 1]; /* interfaces after the first (config file) */
+	uint32_t extra_adv[DP_MAX_IFACES - 1]; /* their advertised addresses (0 = local) */
+	unsigned n_extra;
+	char iface_name[DP_MAX_IFACES][CTL_CFG_IFACE_NAME]; /* NG direction names them */
 };
 
 struct worker {
 	struct dp_core core;
 	struct rte_ring *cmd_ring;   /* control -> worker (single producer, single consumer) */
 	struct rte_ring *done_ring;  /* worker -> control: commands handed back */
-	uint16_t port, queue;
-	struct rte_mempool *pool;
+	struct rte_ring *handoff;    /* other workers -> this one: its frames (MP, SC) */
+	uint16_t port, rxq, txq;
+	bool polls_rx;            /* owns rx queue rxq (workers past the port's queues do not) */
+	unsigned idx;             /* worker index: owner of the UDP ports dp_owner() gives it */
+	int socket;
+	struct rte_mempool *pool; /* its NUMA socket's pool */
 	struct rte_mbuf *tx[BURST];
 	uint16_t ntx;
 	uint64_t tx_dropped;
 	uint64_t last_drain_tsc;
+	/* frames received here that another worker owns, flushed once per burst */
+	struct rte_mbuf *ho[MAX_WORKERS][BURST];
+	uint16_t nho[MAX_WORKERS];
+	uint64_t handoff_out, handoff_in, handoff_drops, arp_shared;
 	pcap_dumper_t *cap;      /* --tx-capture: what was sent, stamped with the run's clock */
 	pcap_t *cap_pcap;
 	FILE *trace;
@@ -89,7 +110,16 @@ struct worker {
 static volatile bool stop;
 static bool single_lcore_control;   /* one lcore: the worker polls the control socket too */
 static struct opts O;
-static struct worker *W;         /* one worker for now (see docs/architecture.md) */
+static struct worker *WK[MAX_WORKERS];
+static unsigned NW = 1;          /* workers: one per worker lcore (all but main), at least 1 */
+static struct worker *W;         /* WK[0] */
+static enum rx_mode rx_mode_used = RX_DISPATCH;
+static uint16_t n_rxq = 1;
+static int alloc_socket;         /* where zalloc puts a core's memory while it is set up */
+/* software mode with several workers: worker 0 receives, hands frames over and publishes
+ * the capture time it has reached; the others fire their timers up to it */
+static uint64_t pcap_now_us;
+static bool pcap_eof;
 static int ts_off = -1;
 static uint64_t ts_flag;
 static uint64_t tsc_hz;
@@ -102,7 +132,7 @@ static void on_signal(int sig)
 
 static void *zalloc(size_t n, size_t size)
 {
-	return rte_zmalloc_socket("icegw", n * size, RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+	return rte_zmalloc_socket("icegw", n * size, RTE_CACHE_LINE_SIZE, alloc_socket);
 }
 
 static uint32_t dpdk_crc32(const uint8_t *p, size_t len)
@@ -126,7 +156,7 @@ static void tx_flush(struct worker *w)
 
 	if (!w->ntx)
 		return;
-	sent = rte_eth_tx_burst(w->port, w->queue, w->tx, w->ntx);
+	sent = rte_eth_tx_burst(w->port, w->txq, w->tx, w->ntx);
 	if (unlikely(sent < w->ntx)) {
 		/* the packet path never blocks: what cannot be sent is counted and freed */
 		w->tx_dropped += (uint64_t)(w->ntx - sent);
@@ -219,6 +249,144 @@ static inline void handle(struct worker *w, struct rte_mbuf *m, uint64_t now)
 	}
 }
 
+/* ------------------------------------------------------------------ ownership */
+
+#define OWNER_ALL (-1)      /* an ARP reply: every worker learns the sender */
+#define OWNER_ARP_ASK (-2)  /* an ARP request for us: answered here, learned everywhere */
+
+/* Which worker a frame belongs to: a UDP datagram to the owner of its destination port, ARP
+ * (a next hop learned) to every worker, anything else (malformed or foreign frames) to the
+ * worker that received it, which counts it. */
+static inline int frame_owner(const struct worker *w, const struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *), *ip = f + DP_ETH_LEN;
+	uint16_t len = rte_pktmbuf_data_len(m), ihl;
+
+	if (NW == 1 || len < DP_ETH_LEN + 28)
+		return (int)w->idx;
+	switch (dp_rd16(f + 12)) {
+	case DP_ETHERTYPE_ARP:
+		if (dp_rd16(ip + 6) == 2) /* RFC 826 op 2: reply */
+			return OWNER_ALL;
+		for (unsigned a = 0; a < w->core.naddr; a++)
+			if (dp_rd32(ip + 24) == w->core.ips[a])
+				return OWNER_ARP_ASK;
+		return (int)w->idx;
+	case DP_ETHERTYPE_IP4:
+		break;
+	default:
+		return (int)w->idx;
+	}
+	ihl = (uint16_t)((ip[0] & 0xf) * 4);
+	if ((ip[0] >> 4) != 4 || ip[9] != 17 || (dp_rd16(ip + 6) & 0x3fff) || ihl < DP_IP4_LEN ||
+	    len < DP_ETH_LEN + ihl + DP_UDP_LEN)
+		return (int)w->idx;
+	return (int)dp_owner(dp_rd16(ip + ihl + 2), NW);
+}
+
+static void ho_flush_one(struct worker *w, unsigned o)
+{
+	unsigned n = w->nho[o], sent;
+
+	sent = rte_ring_mp_enqueue_burst(WK[o]->handoff, (void **)w->ho[o], n, NULL);
+	/* a replay must not lose frames: the owner drains its ring without waiting on anyone */
+	while (O.pcap_clock && sent < n && !stop) {
+		rte_pause();
+		sent += rte_ring_mp_enqueue_burst(WK[o]->handoff, (void **)&w->ho[o][sent], n - sent,
+						  NULL);
+	}
+	w->handoff_out += sent;
+	if (unlikely(sent < n)) {
+		/* the owner is behind: counted and freed, never waited for */
+		w->handoff_drops += n - sent;
+		rte_pktmbuf_free_bulk(&w->ho[o][sent], n - sent);
+	}
+	w->nho[o] = 0;
+}
+
+static inline void ho_add(struct worker *w, unsigned o, struct rte_mbuf *m)
+{
+	w->ho[o][w->nho[o]++] = m;
+	if (unlikely(w->nho[o] == BURST))
+		ho_flush_one(w, o);
+}
+
+static inline void ho_flush(struct worker *w)
+{
+	for (unsigned o = 0; o < NW; o++)
+		if (w->nho[o])
+			ho_flush_one(w, o);
+}
+
+/* A received frame: handled here if this worker owns it, else handed to its owner. */
+static inline void route(struct worker *w, struct rte_mbuf *m, uint64_t now)
+{
+	int o = frame_owner(w, m);
+
+	if (likely(o == (int)w->idx)) {
+		handle(w, m, now);
+		return;
+	}
+	if (o == OWNER_ALL) {
+		/* every core keeps its own ARP table (no locks): each reads the same reply,
+		 * which dp_core never writes, so the mbuf is shared by reference */
+		rte_mbuf_refcnt_update(m, (int16_t)(NW - 1));
+		for (unsigned k = 0; k < NW; k++)
+			if (k != w->idx)
+				ho_add(w, k, m);
+		w->arp_shared++;
+		handle(w, m, now);
+		return;
+	}
+	if (o == OWNER_ARP_ASK) {
+		/* RFC 826: the asker's address is learned as the request is answered. The
+		 * answer rewrites the frame, so the others get a copy turned into the reply
+		 * they learn from (and do not answer twice) */
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, w->pool, 0, UINT32_MAX);
+
+		if (likely(c != NULL)) {
+			dp_wr16(rte_pktmbuf_mtod(c, uint8_t *) + DP_ETH_LEN + 6, 2);
+			if (NW > 2)
+				rte_mbuf_refcnt_update(c, (int16_t)(NW - 2));
+			for (unsigned k = 0; k < NW; k++)
+				if (k != w->idx)
+					ho_add(w, k, c);
+			w->arp_shared++;
+		} else {
+			w->handoff_drops += NW - 1;
+		}
+		handle(w, m, now);
+		return;
+	}
+	ho_add(w, (unsigned)o, m);
+}
+
+/* Frames other workers handed over, processed as this worker's own rx. In software mode
+ * each carries its capture time (the rx timestamp dynfield travels with the mbuf). */
+static inline unsigned handoff_poll(struct worker *w, uint64_t now)
+{
+	struct rte_mbuf *m[BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(w->handoff, (void **)m, BURST, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
+		if (O.pcap_clock) {
+			now = pkt_time_us(m[i], w->last_us);
+			if (now < w->last_us)
+				now = w->last_us;
+			if (!w->first_us)
+				w->first_us = now;
+			w->last_us = now;
+			dp_core_timers(&w->core, now);
+			w->core.now = now;
+		}
+		handle(w, m[i], now);
+	}
+	w->handoff_in += n;
+	return n;
+}
+
 /* Apply control commands between bursts: a few at a time so a burst of offers cannot
  * starve the packet path. */
 static inline void worker_commands(struct worker *w, uint64_t now)
@@ -238,6 +406,46 @@ static inline void worker_commands(struct worker *w, uint64_t now)
 
 static void control_poll(void);
 
+/* Software mode: the capture is over at last_us; let the timers play out in capture time. */
+static void pcap_finish(struct worker *w, uint64_t last_us)
+{
+	uint64_t end = last_us + (uint64_t)O.linger_ms * 1000;
+
+	dp_core_timers(&w->core, end);
+	w->core.now = end;
+	tx_flush(w);
+	w->input_done = true;
+}
+
+/* Software mode, a worker without the rx queue: it runs what worker 0 hands over, and fires
+ * its timers up to the capture time worker 0 has published. Every frame stamped before that
+ * time was enqueued before it was published, so draining the ring after reading it keeps
+ * this core's frames and timers in the order a single core would see them. */
+static int pcap_follower(struct worker *w)
+{
+	while (!stop) {
+		uint64_t t = __atomic_load_n(&pcap_now_us, __ATOMIC_ACQUIRE);
+		bool eof = __atomic_load_n(&pcap_eof, __ATOMIC_ACQUIRE);
+
+		if (eof)
+			t = __atomic_load_n(&pcap_now_us, __ATOMIC_ACQUIRE);
+		while (handoff_poll(w, 0) > 0)
+			;
+		if (t > w->last_us) {
+			dp_core_timers(&w->core, t);
+			w->last_us = t;
+		}
+		tx_flush(w);
+		if (eof) {
+			pcap_finish(w, t);
+			break;
+		}
+		rte_pause();
+	}
+	tx_flush(w);
+	return 0;
+}
+
 static int worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -247,18 +455,19 @@ static int worker_main(void *arg)
 	unsigned idle = 0;
 
 	w->lcore = rte_lcore_id();
+	if (O.pcap_clock && !w->polls_rx)
+		return pcap_follower(w);
 	while (!stop) {
-		uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, BURST);
+		uint16_t n = w->polls_rx ? rte_eth_rx_burst(w->port, w->rxq, pkts, BURST) : 0;
 		uint64_t now;
 
 		if (O.pcap_clock) {
 			if (n == 0) {
 				if (++idle >= IDLE_POLLS_EOF) {
-					/* the capture is over: let the timers play out in capture time */
-					dp_core_timers(&w->core, w->last_us + (uint64_t)O.linger_ms * 1000);
-					w->core.now = w->last_us + (uint64_t)O.linger_ms * 1000;
-					tx_flush(w);
-					w->input_done = true;
+					/* the capture is over: tell the other workers, then finish */
+					__atomic_store_n(&pcap_now_us, w->last_us, __ATOMIC_RELEASE);
+					__atomic_store_n(&pcap_eof, true, __ATOMIC_RELEASE);
+					pcap_finish(w, w->last_us);
 					break;
 				}
 				continue;
@@ -274,7 +483,11 @@ static int worker_main(void *arg)
 				dp_core_timers(&w->core, now);
 				w->core.now = now;
 				w->rx_frames++;
-				handle(w, pkts[i], now);
+				route(w, pkts[i], now);
+			}
+			if (NW > 1) {
+				ho_flush(w);
+				__atomic_store_n(&pcap_now_us, w->last_us, __ATOMIC_RELEASE);
 			}
 			tx_flush(w);
 			continue;
@@ -289,7 +502,11 @@ static int worker_main(void *arg)
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 			w->rx_frames++;
-			handle(w, pkts[i], now);
+			route(w, pkts[i], now);
+		}
+		if (NW > 1) {
+			ho_flush(w);
+			handoff_poll(w, now);
 		}
 		{
 			uint64_t t = rte_get_tsc_cycles();
@@ -318,7 +535,7 @@ static struct ng_tcp_conn {
 	struct ng_stream st;
 	char buf[65536 + 4096];
 } ng_conns[NG_TCP_CONNS];
-static volatile bool worker_done;
+static unsigned workers_left;       /* launched workers still running */
 static uint64_t last_poll_tsc;
 
 /* ---- TURN responses worker -> control: preallocated buffers on two rings (no malloc on the
@@ -326,6 +543,7 @@ static uint64_t last_poll_tsc;
 #define TURN_MSGS 1024
 struct turn_msg {
 	uint32_t leg;
+	uint8_t worker;
 	uint8_t comp;
 	uint16_t len;
 	struct ice_addr from;
@@ -341,15 +559,15 @@ static int turn_up(void *ctx, uint32_t leg, uint8_t comp, const struct ice_addr 
 {
 	struct turn_msg *m;
 
-	(void)ctx;
-	if (len > sizeof(m->data) || rte_ring_sc_dequeue(turn_free, (void **)&m) != 0)
+	if (len > sizeof(m->data) || rte_ring_mc_dequeue(turn_free, (void **)&m) != 0)
 		return -ENOBUFS;
+	m->worker = (uint8_t)((const struct worker *)ctx)->idx;
 	m->leg = leg;
 	m->comp = comp;
 	m->from = *from;
 	m->len = len;
 	memcpy(m->data, p, len);
-	rte_ring_sp_enqueue(turn_up_ring, m); /* as many slots as buffers: cannot be full */
+	rte_ring_mp_enqueue(turn_up_ring, m); /* as many slots as buffers: cannot be full */
 	return 0;
 }
 
@@ -358,16 +576,19 @@ static int turn_rings_init(void)
 	if (!TURN_CFG.n_server)
 		return 0;
 	turn_msgs = rte_zmalloc("icegw_turn", TURN_MSGS * sizeof(*turn_msgs), RTE_CACHE_LINE_SIZE);
+	/* any worker takes buffers and queues them up; the control thread alone gives back */
 	turn_free = rte_ring_create("icegw_turn_free", TURN_MSGS * 2, (int)rte_socket_id(),
-				    RING_F_SP_ENQ | RING_F_SC_DEQ);
+				    RING_F_SP_ENQ);
 	turn_up_ring = rte_ring_create("icegw_turn_up", TURN_MSGS * 2, (int)rte_socket_id(),
-				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+				       RING_F_SC_DEQ);
 	if (!turn_msgs || !turn_free || !turn_up_ring)
 		return -ENOMEM;
 	for (unsigned i = 0; i < TURN_MSGS; i++)
 		rte_ring_sp_enqueue(turn_free, &turn_msgs[i]);
-	W->core.turn_up = turn_up;
-	W->core.turn_up_ctx = W;
+	for (unsigned w = 0; w < NW; w++) {
+		WK[w]->core.turn_up = turn_up;
+		WK[w]->core.turn_up_ctx = WK[w];
+	}
 	return 0;
 }
 
@@ -381,7 +602,7 @@ static void turn_drain(void)
 	while ((n = rte_ring_sc_dequeue_burst(turn_up_ring, m, 32, NULL)) > 0)
 		for (unsigned i = 0; i < n; i++) {
 			struct turn_msg *t = m[i];
-			ctl_turn_rx(CTL, 0, t->leg, t->comp, &t->from, t->data, t->len, mono_ms());
+			ctl_turn_rx(CTL, t->worker, t->leg, t->comp, &t->from, t->data, t->len, mono_ms());
 			rte_ring_sp_enqueue(turn_free, t);
 		}
 }
@@ -407,22 +628,23 @@ static void ng_send_deferred(void)
 static int be_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
 {
 	(void)ctx;
-	(void)w;
-	return rte_ring_sp_enqueue(W->cmd_ring, cmd) == 0 ? 0 : -EBUSY;
+	if (w >= NW)
+		return -EINVAL;
+	return rte_ring_sp_enqueue(WK[w]->cmd_ring, cmd) == 0 ? 0 : -EBUSY;
 }
 
 static const struct dp_core *be_core(void *ctx, unsigned w)
 {
 	(void)ctx;
-	(void)w;
-	return &W->core;
+	return w < NW ? &WK[w]->core : NULL;
 }
 
 static const struct dp_leg *be_view(void *ctx, unsigned w, uint32_t slot)
 {
 	(void)ctx;
-	(void)w;
-	return slot < W->core.max_legs ? &W->core.legs[slot] : NULL;
+	if (w >= NW)
+		return NULL;
+	return slot < WK[w]->core.max_legs ? &WK[w]->core.legs[slot] : NULL;
 }
 
 static uint64_t mono_ms(void)
@@ -451,8 +673,12 @@ static void metrics_serve(void)
 			break;
 		len += (size_t)r;
 	}
-	blen = ctl_metrics_render(body, sizeof(body), ctl_stats(CTL),
-				  (const struct dp_core *const[]){&W->core}, 1);
+	{
+		const struct dp_core *cores[MAX_WORKERS];
+		for (unsigned i = 0; i < NW; i++)
+			cores[i] = &WK[i]->core;
+		blen = ctl_metrics_render(body, sizeof(body), ctl_stats(CTL), cores, NW);
+	}
 	n = ctl_metrics_http(req, len, resp, sizeof(resp), blen > 0 ? body : NULL,
 			     blen > 0 ? (size_t)blen : 0);
 	if (n > 0)
@@ -527,9 +753,10 @@ static void control_poll(void)
 			return;
 		last_poll_tsc = t;
 	}
-	while ((n = rte_ring_sc_dequeue_burst(W->done_ring, done, 64, NULL)) > 0)
-		for (unsigned i = 0; i < n; i++)
-			ctl_cmd_done(CTL, done[i]);
+	for (unsigned w = 0; w < NW; w++)
+		while ((n = rte_ring_sc_dequeue_burst(WK[w]->done_ring, done, 64, NULL)) > 0)
+			for (unsigned i = 0; i < n; i++)
+				ctl_cmd_done(CTL, done[i]);
 	for (int k = 0; k < 32; k++) {
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
@@ -590,7 +817,7 @@ static int worker_launch(void *arg)
 {
 	int r = worker_main(arg);
 
-	worker_done = true;
+	__atomic_fetch_sub(&workers_left, 1, __ATOMIC_RELEASE);
 	return r;
 }
 
@@ -599,7 +826,7 @@ static void control_main(void)
 {
 	struct pollfd pfd = {.fd = ng_fd, .events = POLLIN};
 
-	while (!stop && !worker_done) {
+	while (!stop && __atomic_load_n(&workers_left, __ATOMIC_ACQUIRE) == NW) {
 		poll(&pfd, 1, 1);
 		control_poll();
 	}
@@ -610,20 +837,40 @@ static void control_main(void)
 
 static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	const struct dp_core_stats *s = &W->core.st;
+	struct dp_core_stats s;
+	uint64_t legs = 0, handoff_drops = 0;
 
 	(void)cmd;
 	(void)params;
+	/* summed over the workers, each read without a lock (a counter may be a moment old) */
+	memset(&s, 0, sizeof(s));
+	for (unsigned w = 0; w < NW; w++) {
+		const struct dp_core_stats *c = &WK[w]->core.st;
+		s.rx += c->rx;
+		s.tx += c->tx;
+		s.tx_generated += c->tx_generated;
+		s.ice_completed += c->ice_completed;
+		s.ice_failed += c->ice_failed;
+		s.consent_lost += c->consent_lost;
+		s.arp_replies += c->arp_replies;
+		s.arp_requests += c->arp_requests;
+		for (int i = 0; i < DP_DROP_MAX; i++)
+			s.drops[i] += c->drops[i];
+		legs += WK[w]->core.active;
+		handoff_drops += WK[w]->handoff_drops;
+	}
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "rx", s->rx);
-	rte_tel_data_add_dict_u64(d, "tx", s->tx);
-	rte_tel_data_add_dict_u64(d, "tx_generated", s->tx_generated);
-	rte_tel_data_add_dict_u64(d, "legs", W->core.active);
-	rte_tel_data_add_dict_u64(d, "ice_completed", s->ice_completed);
-	rte_tel_data_add_dict_u64(d, "ice_failed", s->ice_failed);
-	rte_tel_data_add_dict_u64(d, "consent_lost", s->consent_lost);
-	rte_tel_data_add_dict_u64(d, "arp_replies", s->arp_replies);
-	rte_tel_data_add_dict_u64(d, "arp_requests", s->arp_requests);
+	rte_tel_data_add_dict_u64(d, "rx", s.rx);
+	rte_tel_data_add_dict_u64(d, "tx", s.tx);
+	rte_tel_data_add_dict_u64(d, "tx_generated", s.tx_generated);
+	rte_tel_data_add_dict_u64(d, "legs", legs);
+	rte_tel_data_add_dict_u64(d, "workers", NW);
+	rte_tel_data_add_dict_u64(d, "ice_completed", s.ice_completed);
+	rte_tel_data_add_dict_u64(d, "ice_failed", s.ice_failed);
+	rte_tel_data_add_dict_u64(d, "consent_lost", s.consent_lost);
+	rte_tel_data_add_dict_u64(d, "arp_replies", s.arp_replies);
+	rte_tel_data_add_dict_u64(d, "arp_requests", s.arp_requests);
+	rte_tel_data_add_dict_u64(d, "handoff_drops", handoff_drops);
 	for (int i = 0; i < DP_DROP_MAX; i++) {
 		static const char *const ids[DP_DROP_MAX] = {
 #define _(n, str) [DP_DROP_##n] = #n,
@@ -636,7 +883,7 @@ static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d
 		snprintf(k, sizeof(k), "drop_%s", ids[i]);
 		for (j = 5; k[j]; j++)
 			k[j] = (char)(k[j] >= 'A' && k[j] <= 'Z' ? k[j] + 32 : k[j]);
-		rte_tel_data_add_dict_u64(d, k, s->drops[i]);
+		rte_tel_data_add_dict_u64(d, k, s.drops[i]);
 	}
 	return 0;
 }
@@ -646,9 +893,10 @@ static int tel_legs(const char *cmd, const char *params, struct rte_tel_data *d)
 	(void)cmd;
 	(void)params;
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	for (uint32_t i = 0; i < W->core.nlegs; i++)
-		if (W->core.legs[i].flags & DP_LEG_USED)
-			rte_tel_data_add_array_string(d, W->core.legs[i].name);
+	for (unsigned w = 0; w < NW; w++)
+		for (uint32_t i = 0; i < WK[w]->core.nlegs; i++)
+			if (WK[w]->core.legs[i].flags & DP_LEG_USED)
+				rte_tel_data_add_array_string(d, WK[w]->core.legs[i].name);
 	return 0;
 }
 
@@ -670,12 +918,19 @@ static int tel_leg(const char *cmd, const char *params, struct rte_tel_data *d)
 	const struct dp_leg *l;
 	char a[ICE_ADDR_STRLEN];
 
+	unsigned w;
+
 	(void)cmd;
-	if (!params || (i = dp_core_find_leg(&W->core, params)) < 0)
+	if (!params)
 		return -1;
-	l = &W->core.legs[i];
+	for (w = 0, i = -1; w < NW && i < 0; w++)
+		i = dp_core_find_leg(&WK[w]->core, params);
+	if (i < 0)
+		return -1;
+	l = &WK[w - 1]->core.legs[i];
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_string(d, "name", l->name);
+	rte_tel_data_add_dict_u64(d, "worker", w - 1);
 	rte_tel_data_add_dict_u64(d, "port", l->port);
 	rte_tel_data_add_dict_string(d, "ice_state", state_name(l));
 	rte_tel_data_add_dict_u64(d, "icewarn", ice_agent_warn(&l->agent));
@@ -694,30 +949,99 @@ static int tel_lcores(const char *cmd, const char *params, struct rte_tel_data *
 	(void)cmd;
 	(void)params;
 	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "workers", 1);
-	rte_tel_data_add_dict_u64(d, "lcore", W->lcore);
-	rte_tel_data_add_dict_u64(d, "rx_frames", W->rx_frames);
-	rte_tel_data_add_dict_u64(d, "timers_armed", W->core.tw.armed);
-	rte_tel_data_add_dict_u64(d, "timers_fired", W->core.st.timers_fired);
+	rte_tel_data_add_dict_u64(d, "workers", NW);
+	rte_tel_data_add_dict_string(d, "rx_mode", NW > 1 ? rx_mode_names[rx_mode_used] : "single");
+	rte_tel_data_add_dict_u64(d, "rx_queues", n_rxq);
+	/* DPDK 22.11 nests only arrays: one array per counter, indexed by worker */
+#define foreach_lcore_counter                                                                  \
+	_(lcore, k->lcore) _(socket, (uint64_t)k->socket) _(legs, k->core.active)            \
+	_(rx_frames, k->rx_frames) _(rx, k->core.st.rx) _(tx, k->core.st.tx)                 \
+	_(handoff_in, k->handoff_in) _(handoff_out, k->handoff_out)                          \
+	_(handoff_drops, k->handoff_drops) _(timers_armed, k->core.tw.armed)                 \
+	_(timers_fired, k->core.st.timers_fired)
+#define _(key, val)                                                                            \
+	{                                                                                      \
+		struct rte_tel_data *x = rte_tel_data_alloc();                                 \
+		if (!x)                                                                        \
+			return -ENOMEM;                                                        \
+		rte_tel_data_start_array(x, RTE_TEL_U64_VAL);                                  \
+		for (unsigned w = 0; w < NW; w++) {                                            \
+			const struct worker *k = WK[w];                                        \
+			rte_tel_data_add_array_u64(x, val);                                    \
+		}                                                                              \
+		if (rte_tel_data_add_dict_container(d, #key, x, 0) < 0)                        \
+			rte_tel_data_free(x);                                                  \
+	}
+	foreach_lcore_counter
+#undef _
 	return 0;
 }
 
 /* ------------------------------------------------------------------ report */
 
-static void report(const struct worker *w)
-{
-	const struct dp_core *c = &w->core;
-	char a[ICE_ADDR_STRLEN], b[ICE_ADDR_STRLEN], warn[256];
+static void report_legs(const struct dp_core *c);
 
+static void report(void)
+{
+	struct dp_core_stats t;
+	uint64_t frames = 0, tx_dropped = 0;
+
+	memset(&t, 0, sizeof(t));
+	for (unsigned w = 0; w < NW; w++) {
+		const struct dp_core_stats *s = &WK[w]->core.st;
+		t.rx += s->rx;
+		t.tx += s->tx;
+		t.tx_generated += s->tx_generated;
+		t.arp_replies += s->arp_replies;
+		t.arp_requests += s->arp_requests;
+		t.ice_completed += s->ice_completed;
+		t.ice_failed += s->ice_failed;
+		t.consent_lost += s->consent_lost;
+		for (int k = 0; k < DP_DROP_MAX; k++)
+			t.drops[k] += s->drops[k];
+		frames += WK[w]->rx_frames;
+		tx_dropped += WK[w]->tx_dropped;
+	}
 	printf("\n== icegw session report (%s mode)\n", O.pcap_clock ? "software/pcap" : "live");
-	if (O.pcap_clock && w->last_us >= w->first_us)
-		printf("   %" PRIu64 " frames in over %.3f s of capture time\n", w->rx_frames,
-		       (double)(w->last_us - w->first_us) / 1e6);
+	if (O.pcap_clock && W->last_us >= W->first_us)
+		printf("   %" PRIu64 " frames in over %.3f s of capture time\n", frames,
+		       (double)(W->last_us - W->first_us) / 1e6);
 	printf("   rx %" PRIu64 "  tx %" PRIu64 " (of which generated by ICE %" PRIu64
 	       ")  ARP replies %" PRIu64 ", requests %" PRIu64 "\n",
-	       c->st.rx, c->st.tx, c->st.tx_generated, c->st.arp_replies, c->st.arp_requests);
-	printf("   ICE: %" PRIu64 " legs completed, %" PRIu64 " failed, %" PRIu64 " consent lost\n\n",
-	       c->st.ice_completed, c->st.ice_failed, c->st.consent_lost);
+	       t.rx, t.tx, t.tx_generated, t.arp_replies, t.arp_requests);
+	printf("   ICE: %" PRIu64 " legs completed, %" PRIu64 " failed, %" PRIu64 " consent lost\n",
+	       t.ice_completed, t.ice_failed, t.consent_lost);
+	if (NW > 1) {
+		printf("   rx mode %s, %u rx queues\n", rx_mode_names[rx_mode_used], n_rxq);
+		for (unsigned w = 0; w < NW; w++) {
+			const struct worker *k = WK[w];
+			printf("   worker %u (lcore %u, socket %d): %u legs, rx %" PRIu64 " tx %" PRIu64
+			       ", handed over in %" PRIu64 " out %" PRIu64 " dropped %" PRIu64 "\n",
+			       w, k->lcore, k->socket, k->core.active, k->core.st.rx, k->core.st.tx,
+			       k->handoff_in, k->handoff_out, k->handoff_drops);
+		}
+	}
+	printf("\n");
+	for (unsigned w = 0; w < NW; w++)
+		report_legs(&WK[w]->core);
+	{
+		bool any = false;
+		for (int k = 0; k < DP_DROP_MAX; k++)
+			if (t.drops[k]) {
+				if (!any)
+					printf("\ngateway drops by reason:\n");
+				any = true;
+				printf("  %-8" PRIu64 " %s\n", t.drops[k], dp_drop_names[k]);
+			}
+	}
+	if (tx_dropped)
+		printf("tx dropped (queue full): %" PRIu64 "\n", tx_dropped);
+}
+
+static void report_legs(const struct dp_core *c)
+{
+	char a[ICE_ADDR_STRLEN], b[ICE_ADDR_STRLEN], warn[256];
+
 	for (uint32_t i = 0; i < c->nlegs; i++) {
 		const struct dp_leg *l = &c->legs[i];
 		const struct ice_agent *ag = &l->agent;
@@ -767,18 +1091,6 @@ static void report(const struct worker *w)
 			if (l->st.drops[k])
 				printf("  dropped %" PRIu64 ": %s\n", l->st.drops[k], dp_drop_names[k]);
 	}
-	{
-		bool any = false;
-		for (int k = 0; k < DP_DROP_MAX; k++)
-			if (c->st.drops[k]) {
-				if (!any)
-					printf("\ngateway drops by reason:\n");
-				any = true;
-				printf("  %-8" PRIu64 " %s\n", c->st.drops[k], dp_drop_names[k]);
-			}
-	}
-	if (w->tx_dropped)
-		printf("tx dropped (queue full): %" PRIu64 "\n", w->tx_dropped);
 }
 
 /* ------------------------------------------------------------------ set-up */
@@ -796,6 +1108,7 @@ static void usage(FILE *f)
 		"  --linger-ms N       software mode: run timers N ms past the last packet (2000)\n"
 		"  --trace FILE        write the pjnath-style ICE trace of traced legs to FILE\n"
 		"  --tx-capture FILE   write what is sent to FILE, stamped with the run's clock\n"
+		"                      (several workers: FILE.0, FILE.1, ... one per worker)\n"
 		"  --duration S        live mode: stop after S seconds\n"
 		"  --max-legs N        legs per worker (default 4096; each needs about 5 KiB, see EAL -m)\n"
 		"  --quiet             no session report at the end\n"
@@ -804,13 +1117,19 @@ static void usage(FILE *f)
 		"                      NG on listen-ng. Command-line options override the file\n"
 		"  --ng IP:PORT, --listen-ng IP:PORT\n"
 		"                      serve the NG control protocol (rtpengine's) on this UDP address\n"
-		"  --interface [NAME/]IP[!ADVERTISED]  gateway address (and the one written into SDP)\n"
+		"  --interface [NAME/]IP[!ADVERTISED]  gateway address (and the one written into SDP);\n"
+		"                      repeated: further local addresses, interface 1, 2, ... (a leg's\n"
+		"                      'iface =' in the legs file)\n"
 		"  --advertise IP      address written into SDP (default: --ip)\n"
 		"  --port-min N, --port-max N   media port range (default 30000-39999)\n"
 		"  --max-sessions N    calls at most (default: what the legs allow)\n"
 		"  --turn-server IP:PORT (repeatable), --turn-username U, --turn-password P,\n"
 		"  --turn-realm R, --turn-timeout-ms N\n"
 		"                      TURN relays for the legs (docs/operations.md)\n"
+		"  --rx-mode MODE      several workers: how frames reach the worker owning their UDP\n"
+		"                      port: flow (rte_flow rules steer them to its rx queue),\n"
+		"                      dispatch (the receiving worker hands them over by ring) or\n"
+		"                      auto (flow when the port accepts the rules; the default)\n"
 		"  --help, --version\n");
 }
 
@@ -851,6 +1170,7 @@ static int apply_interface(const struct ctl_iface *f, const char *where)
 	}
 	O.ip = ice_addr_v4(&f->local);
 	O.adv_ip = f->has_advertised ? ice_addr_v4(&f->advertised) : 0;
+	snprintf(O.iface_name[0], sizeof(O.iface_name[0]), "%s", f->name);
 	return 0;
 }
 
@@ -885,9 +1205,27 @@ static int load_config_file(const char *path)
 	}
 	if (cfg.n_iface && apply_interface(&cfg.iface[0], path) < 0)
 		return -1;
-	if (cfg.n_iface > 1)
-		fprintf(stderr, "icegw: %s: %u interfaces; the dataplane uses the first (%s) only\n",
-			path, cfg.n_iface, cfg.iface[0].name);
+	/* every interface is a local address of the dataplane, in the file's order: a leg's
+	 * dp_leg_cfg.iface indexes this list */
+	O.n_extra = 0;
+	for (unsigned i = 1; i < cfg.n_iface; i++) {
+		const struct ctl_iface *f = &cfg.iface[i];
+		char ip[ICE_ADDR_STRLEN];
+
+		if (f->local.family != ICE_AF_INET) {
+			fprintf(stderr, "icegw: %s: interface %s/%s: the dataplane is IPv4 only\n", path,
+				f->name, ice_addr_fmt_ip(&f->local, ip, sizeof(ip)));
+			return -1;
+		}
+		if (O.n_extra == DP_MAX_IFACES - 1) {
+			fprintf(stderr, "icegw: %s: at most %d interfaces\n", path, DP_MAX_IFACES);
+			return -1;
+		}
+		O.extra_adv[O.n_extra] = f->has_advertised && f->advertised.family == ICE_AF_INET ?
+					 ice_addr_v4(&f->advertised) : 0;
+		snprintf(O.iface_name[O.n_extra + 1], sizeof(O.iface_name[0]), "%s", f->name);
+		O.extra_ip[O.n_extra++] = ice_addr_v4(&f->local);
+	}
 	TURN_CFG = cfg.turn;
 	O.ng = ice_addr_fmt(&cfg.listen_ng, ng_spec, sizeof(ng_spec));
 	O.port_min = cfg.port_min;
@@ -949,6 +1287,7 @@ static int parse_opts(int argc, char **argv)
 		{"turn-realm", required_argument, NULL, 1003},
 		{"turn-ms", required_argument, NULL, 1004},
 		{"turn-timeout-ms", required_argument, NULL, 1005},
+		{"rx-mode", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -956,6 +1295,7 @@ static int parse_opts(int argc, char **argv)
 	int c;
 	char *end;
 	uint32_t ip_cli = 0, adv_cli = 0;
+	unsigned n_iface_cli = 0;
 
 	O.max_legs = 4096;
 	O.linger_ms = 2000;
@@ -1022,6 +1362,18 @@ static int parse_opts(int argc, char **argv)
 		case 'M': O.metrics = optarg; break;
 		case 'T': O.ng_tcp = optarg; break;
 		case 'C': break; /* read first, by load_config_file */
+		case 'R':
+			if (!strcmp(optarg, "auto"))
+				O.rx_mode = RX_AUTO;
+			else if (!strcmp(optarg, "flow"))
+				O.rx_mode = RX_FLOW;
+			else if (!strcmp(optarg, "dispatch"))
+				O.rx_mode = RX_DISPATCH;
+			else {
+				fprintf(stderr, "icegw: --rx-mode: '%s' is not auto, flow or dispatch\n", optarg);
+				return -1;
+			}
+			break;
 		case 'I': {
 			struct ctl_config one;
 			struct ctl_config_err e;
@@ -1031,6 +1383,27 @@ static int parse_opts(int argc, char **argv)
 			if (ctl_config_set(&one, "interface", optarg, &e) < 0) {
 				fprintf(stderr, "icegw: --interface: %s\n", e.msg);
 				return -1;
+			}
+			/* the command line's interfaces replace the file's: the first is address 0
+			 * (and what SDP advertises), the others follow in order */
+			if (n_iface_cli++ == 0) {
+				O.n_extra = 0;
+			} else {
+				if (one.iface[0].local.family != ICE_AF_INET) {
+					fprintf(stderr, "icegw: --interface: the dataplane is IPv4 only\n");
+					return -1;
+				}
+				if (O.n_extra == DP_MAX_IFACES - 1) {
+					fprintf(stderr, "icegw: --interface: at most %d\n", DP_MAX_IFACES);
+					return -1;
+				}
+				O.extra_adv[O.n_extra] = one.iface[0].has_advertised &&
+							 one.iface[0].advertised.family == ICE_AF_INET ?
+							 ice_addr_v4(&one.iface[0].advertised) : 0;
+				snprintf(O.iface_name[O.n_extra + 1], sizeof(O.iface_name[0]), "%s",
+					 one.iface[0].name);
+				O.extra_ip[O.n_extra++] = ice_addr_v4(&one.iface[0].local);
+				break;
 			}
 			if (apply_interface(&one.iface[0], "--interface") < 0)
 				return -1;
@@ -1103,11 +1476,84 @@ static int parse_opts(int argc, char **argv)
 	return 0;
 }
 
-static int port_init(struct worker *w, uint16_t port)
+/* ------------------------------------------------------------------ workers and port */
+
+static struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
+
+static int socket_of(int s)
+{
+	return s < 0 || s >= RTE_MAX_NUMA_NODES ? 0 : s; /* SOCKET_ID_ANY: a virtual device */
+}
+
+/* One mbuf pool per NUMA socket that has a worker or the port: a worker allocates what it
+ * emits, and its rx queue's buffers, from memory local to it. */
+static struct rte_mempool *pool_on(int socket, unsigned nworkers_here)
+{
+	char name[32];
+	unsigned n = 8191;
+
+	if (pools[socket])
+		return pools[socket];
+	/* a queue's descriptors, the hand-over ring and the per-lcore cache, per worker */
+	if (NW > 1)
+		n += nworkers_here * (1024 + 1024 + HANDOFF_RING + 512);
+	snprintf(name, sizeof(name), "mbufs_s%d", socket);
+	pools[socket] = rte_pktmbuf_pool_create(name, n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	return pools[socket];
+}
+
+/* rte_flow: worker w's ports are those whose bits 1.. (mod NW) equal w, one rule per worker
+ * matching the UDP destination port under a mask (NW a power of two). Returns 0 when every
+ * rule was created, else -1 with the PMD's reason in why (and no rule left behind). */
+static int flow_rules(uint16_t port, char *why, size_t whylen)
+{
+	if (NW & (NW - 1)) {
+		snprintf(why, whylen, "%u workers: flow rules need a power of two", NW);
+		return -1;
+	}
+	for (unsigned w = 0; w < NW; w++) {
+		struct rte_flow_attr attr = {.ingress = 1};
+		struct rte_flow_item_udp spec, mask;
+		struct rte_flow_item pat[4];
+		struct rte_flow_action_queue q = {.index = (uint16_t)w};
+		struct rte_flow_action act[2];
+		struct rte_flow_error err;
+
+		memset(&spec, 0, sizeof(spec));
+		memset(&mask, 0, sizeof(mask));
+		memset(pat, 0, sizeof(pat));
+		memset(act, 0, sizeof(act));
+		memset(&err, 0, sizeof(err));
+		spec.hdr.dst_port = rte_cpu_to_be_16((uint16_t)(w << 1));
+		mask.hdr.dst_port = rte_cpu_to_be_16((uint16_t)((NW - 1) << 1));
+		pat[0].type = RTE_FLOW_ITEM_TYPE_ETH;
+		pat[1].type = RTE_FLOW_ITEM_TYPE_IPV4;
+		pat[2].type = RTE_FLOW_ITEM_TYPE_UDP;
+		pat[2].spec = &spec;
+		pat[2].mask = &mask;
+		pat[3].type = RTE_FLOW_ITEM_TYPE_END;
+		act[0].type = RTE_FLOW_ACTION_TYPE_QUEUE;
+		act[0].conf = &q;
+		act[1].type = RTE_FLOW_ACTION_TYPE_END;
+		if (rte_flow_validate(port, &attr, pat, act, &err) != 0 ||
+		    !rte_flow_create(port, &attr, pat, act, &err)) {
+			snprintf(why, whylen, "rule for worker %u: %s", w,
+				 err.message ? err.message : rte_strerror(rte_errno));
+			rte_flow_flush(port, &err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The port: NW tx queues (one per worker), rx queues by mode, rte_flow rules if chosen. */
+static int port_init(uint16_t port)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
 	struct rte_ether_addr mac;
+	char why[256] = "";
+	bool try_flow;
 	int r;
 
 	memset(&conf, 0, sizeof(conf));
@@ -1116,27 +1562,168 @@ static int port_init(struct worker *w, uint16_t port)
 		return r;
 	if (O.pcap_clock && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+	if (info.max_tx_queues < NW) {
+		fprintf(stderr, "icegw: port %u (%s) offers %u tx queues, %u workers need one each%s\n",
+			port, info.driver_name, info.max_tx_queues, NW,
+			strstr(info.driver_name, "pcap") ? " (give one tx_pcap= per worker)" : "");
+		return -EINVAL;
+	}
+	/* software mode keeps one receiver: it alone orders the capture's frames in time */
+	try_flow = NW > 1 && !O.pcap_clock && O.rx_mode != RX_DISPATCH && info.max_rx_queues >= NW;
+	if (O.rx_mode == RX_FLOW && !try_flow) {
+		fprintf(stderr, "icegw: --rx-mode flow: port %u (%s) has %u rx queues for %u workers%s\n",
+			port, info.driver_name, info.max_rx_queues, NW,
+			O.pcap_clock ? " (and a pcap replay has one receiver)" : "");
+		return -EINVAL;
+	}
+	n_rxq = O.pcap_clock ? 1 : (uint16_t)RTE_MIN(NW, info.max_rx_queues);
+	if (!n_rxq)
+		n_rxq = 1;
 	/* checksums are computed in software (relay updates them incrementally, RFC 1624) */
-	w->core.udp_csum = true;
-	r = rte_eth_dev_configure(port, 1, 1, &conf);
+	r = rte_eth_dev_configure(port, n_rxq, (uint16_t)NW, &conf);
 	if (r)
 		return r;
-	r = rte_eth_rx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), NULL, w->pool);
-	if (r)
-		return r;
-	r = rte_eth_tx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), NULL);
-	if (r)
-		return r;
+	for (uint16_t q = 0; q < n_rxq; q++) {
+		/* queue q is polled by worker q: its buffers come from that worker's socket */
+		r = rte_eth_rx_queue_setup(port, q, 1024, (unsigned)WK[q]->socket, NULL, WK[q]->pool);
+		if (r)
+			return r;
+	}
+	for (unsigned w = 0; w < NW; w++) {
+		r = rte_eth_tx_queue_setup(port, (uint16_t)w, 1024, (unsigned)WK[w]->socket, NULL);
+		if (r)
+			return r;
+		WK[w]->port = port;
+		WK[w]->txq = (uint16_t)w;
+		WK[w]->rxq = (uint16_t)w;
+		WK[w]->polls_rx = w < n_rxq;
+		WK[w]->core.udp_csum = true;
+	}
 	r = rte_eth_dev_start(port);
 	if (r)
 		return r;
 	rte_eth_promiscuous_enable(port);
 	rte_eth_macaddr_get(port, &mac);
-	memcpy(w->core.mac, mac.addr_bytes, 6);
+	for (unsigned w = 0; w < NW; w++)
+		memcpy(WK[w]->core.mac, mac.addr_bytes, 6);
+	rx_mode_used = RX_DISPATCH;
+	if (try_flow) {
+		if (flow_rules(port, why, sizeof(why)) == 0) {
+			rx_mode_used = RX_FLOW;
+		} else if (O.rx_mode == RX_FLOW) {
+			fprintf(stderr, "icegw: --rx-mode flow: port %u (%s): %s\n", port,
+				info.driver_name, why);
+			return -ENOTSUP;
+		}
+	}
+	if (NW > 1 && !O.quiet)
+		fprintf(stderr, "icegw: %u workers on port %u (%s): rx mode %s, %u rx queues%s%s\n",
+			NW, port, info.driver_name, rx_mode_names[rx_mode_used], n_rxq,
+			why[0] ? "; flow rules refused: " : "", why);
 	ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
 	r = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
 	ts_flag = r >= 0 ? RTE_BIT64(r) : 0;
 	return 0;
+}
+
+/* Workers: one per worker lcore (every lcore but the main one), or one on the main lcore
+ * when it is alone. Each is allocated, with its core's memory, on its lcore's socket. */
+static int workers_init(uint16_t port)
+{
+	unsigned lcores[MAX_WORKERS], per_socket[RTE_MAX_NUMA_NODES] = {0}, lc;
+	uint8_t zero_mac[6] = {0};
+	int psock = socket_of(rte_eth_dev_socket_id(port));
+
+	NW = 0;
+	if (rte_lcore_count() == 1) {
+		lcores[NW++] = rte_get_main_lcore();
+	} else {
+		RTE_LCORE_FOREACH_WORKER(lc) {
+			if (NW == MAX_WORKERS) {
+				fprintf(stderr, "icegw: %u worker lcores, at most %u\n",
+					rte_lcore_count() - 1, MAX_WORKERS);
+				return -1;
+			}
+			lcores[NW++] = lc;
+		}
+	}
+	for (unsigned w = 0; w < NW; w++)
+		per_socket[socket_of((int)rte_lcore_to_socket_id(lcores[w]))]++;
+	/* the port's socket gets a pool too: a NIC's descriptors live there */
+	if (!pool_on(psock, per_socket[psock])) {
+		fprintf(stderr, "icegw: mbuf pool on socket %d: %s\n", psock, rte_strerror(rte_errno));
+		return -1;
+	}
+	for (unsigned w = 0; w < NW; w++) {
+		int sock = socket_of((int)rte_lcore_to_socket_id(lcores[w]));
+		struct worker *k = rte_zmalloc_socket("worker", sizeof(*k), RTE_CACHE_LINE_SIZE, sock);
+		char name[32];
+
+		if (!k) {
+			fprintf(stderr, "icegw: out of memory\n");
+			return -1;
+		}
+		WK[w] = k;
+		k->idx = w;
+		k->lcore = lcores[w];
+		k->socket = sock;
+		k->pool = pool_on(sock, per_socket[sock]);
+		if (!k->pool) {
+			fprintf(stderr, "icegw: mbuf pool on socket %d: %s\n", sock, rte_strerror(rte_errno));
+			return -1;
+		}
+		alloc_socket = sock;
+		if (dp_core_init(&k->core, O.ip, zero_mac, O.max_legs, O.seed, zalloc, 0) < 0) {
+			fprintf(stderr, "icegw: cannot allocate %u legs (about %zu MiB) on socket %d: "
+				"raise EAL -m or lower --max-legs\n", O.max_legs,
+				(size_t)O.max_legs * sizeof(struct dp_leg) >> 20, sock);
+			return -1;
+		}
+		k->core.emit = emit;
+		k->core.emit_ctx = k;
+		for (unsigned a = 0; a < O.n_extra; a++) {
+			int r = dp_core_add_addr(&k->core, O.extra_ip[a]);
+			if (r < 0) {
+				char ip[ICE_ADDR_STRLEN];
+				struct ice_addr x;
+				ice_addr_set_v4(&x, O.extra_ip[a], 0);
+				fprintf(stderr, "icegw: interface %u (%s): %s\n", a + 1,
+					ice_addr_fmt_ip(&x, ip, sizeof(ip)),
+					r == -EEXIST ? "the same address twice" : strerror(-r));
+				return -1;
+			}
+		}
+		if (NW > 1) {
+			snprintf(name, sizeof(name), "icegw_ho%u", w);
+			k->handoff = rte_ring_create(name, HANDOFF_RING, sock, RING_F_SC_DEQ);
+			if (!k->handoff) {
+				fprintf(stderr, "icegw: ring %s: %s\n", name, rte_strerror(rte_errno));
+				return -1;
+			}
+		}
+	}
+	W = WK[0];
+	return 0;
+}
+
+static void workers_free(void)
+{
+	for (unsigned w = 0; w < NW; w++) {
+		struct worker *k = WK[w];
+		if (!k)
+			continue;
+		if (k->cap) {
+			pcap_dump_close(k->cap);
+			pcap_close(k->cap_pcap);
+		}
+		if (k->core.legs)
+			dp_core_free(&k->core, zfree);
+		rte_ring_free(k->handoff);
+		rte_ring_free(k->cmd_ring);
+		rte_ring_free(k->done_ring);
+		rte_free(k);
+		WK[w] = NULL;
+	}
 }
 
 int main(int argc, char **argv)
@@ -1146,7 +1733,7 @@ int main(int argc, char **argv)
 	int r, rc = 0;
 	uint16_t port = 0;
 	struct rte_eth_dev_info info;
-	uint8_t zero_mac[6] = {0};
+	FILE *trace = NULL;
 
 	r = rte_eal_init(argc, argv);
 	if (r < 0) {
@@ -1188,24 +1775,9 @@ int main(int argc, char **argv)
 		return 64;
 	}
 
-	W = rte_zmalloc("worker", sizeof(*W), RTE_CACHE_LINE_SIZE);
-	if (!W) {
-		fprintf(stderr, "icegw: out of memory\n");
+	if (workers_init(port) < 0)
 		return 1;
-	}
-	W->pool = rte_pktmbuf_pool_create("mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					  (int)rte_socket_id());
-	if (!W->pool) {
-		fprintf(stderr, "icegw: mbuf pool: %s\n", rte_strerror(rte_errno));
-		return 1;
-	}
-	if (dp_core_init(&W->core, O.ip, zero_mac, O.max_legs, O.seed, zalloc, 0) < 0) {
-		fprintf(stderr, "icegw: cannot allocate %u legs (about %zu MiB): raise EAL -m or lower --max-legs\n", O.max_legs, (size_t)O.max_legs * sizeof(struct dp_leg) >> 20);
-		return 1;
-	}
-	W->core.emit = emit;
-	W->core.emit_ctx = W;
-	r = port_init(W, port);
+	r = port_init(port);
 	if (r) {
 		fprintf(stderr, "icegw: port %u: %s\n", port, rte_strerror(-r));
 		return 1;
@@ -1222,66 +1794,80 @@ int main(int argc, char **argv)
 		stun_set_crc32(dpdk_crc32);
 	}
 	if (O.trace_path) {
-		W->trace = fopen(O.trace_path, "w");
-		if (!W->trace) {
+		/* one file; each worker writes whole lines (stdio locks the stream per call) */
+		trace = fopen(O.trace_path, "w");
+		if (!trace) {
 			fprintf(stderr, "icegw: --trace %s: %s\n", O.trace_path, strerror(errno));
 			return 1;
 		}
-		W->core.trace_sink = trace_to_file;
-		W->core.trace_ctx = W;
+		for (unsigned w = 0; w < NW; w++) {
+			WK[w]->trace = trace;
+			WK[w]->core.trace_sink = trace_to_file;
+			WK[w]->core.trace_ctx = WK[w];
+		}
 	}
 	if (O.tx_capture) {
-		W->cap_pcap = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535,
-								    PCAP_TSTAMP_PRECISION_MICRO);
-		W->cap = W->cap_pcap ? pcap_dump_open(W->cap_pcap, O.tx_capture) : NULL;
-		if (!W->cap) {
-			fprintf(stderr, "icegw: --tx-capture %s: cannot create\n", O.tx_capture);
-			return 1;
+		for (unsigned w = 0; w < NW; w++) {
+			struct worker *k = WK[w];
+			char path[4096];
+
+			/* several workers: one file each, FILE.0, FILE.1, ... */
+			if (NW == 1)
+				snprintf(path, sizeof(path), "%s", O.tx_capture);
+			else
+				snprintf(path, sizeof(path), "%s.%u", O.tx_capture, w);
+			k->cap_pcap = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535,
+									    PCAP_TSTAMP_PRECISION_MICRO);
+			k->cap = k->cap_pcap ? pcap_dump_open(k->cap_pcap, path) : NULL;
+			if (!k->cap) {
+				fprintf(stderr, "icegw: --tx-capture %s: cannot create\n", path);
+				return 1;
+			}
 		}
 	}
 	/* in software mode legs start at the capture's first packet time; the wheel is
 	 * re-based there */
 	{
 		uint64_t t0 = O.pcap_clock ? 0 : tsc_us();
+		struct rte_mbuf *first[1];
+		uint16_t n = 0;
+
 		if (O.pcap_clock) {
 			/* peek: the first packet's timestamp is the start of the run */
-			struct rte_mbuf *first[1];
-			uint16_t n = 0;
 			for (int i = 0; i < IDLE_POLLS_EOF && !n; i++)
 				n = rte_eth_rx_burst(port, 0, first, 1);
-			if (n) {
+			if (n)
 				t0 = pkt_time_us(first[0], 0);
-				dp_tw_init(&W->core.tw, W->core.tw_links, W->core.max_legs, t0);
-				W->core.now = t0;
-				if (dp_legs_apply(&legs, &W->core, t0, err, sizeof(err)) < 0) {
-					fprintf(stderr, "icegw: %s\n", err);
-					return 1;
-				}
-				W->first_us = W->last_us = t0;
-				W->rx_frames++;
-				handle(W, first[0], t0);
-				tx_flush(W);
-			} else {
+			else
 				fprintf(stderr, "icegw: the capture has no packets\n");
-				if (dp_legs_apply(&legs, &W->core, 0, err, sizeof(err)) < 0) {
-					fprintf(stderr, "icegw: %s\n", err);
-					return 1;
-				}
+		}
+		for (unsigned w = 0; w < NW; w++) {
+			struct worker *k = WK[w];
+			if (!O.pcap_clock || n) {
+				dp_tw_init(&k->core.tw, k->core.tw_links, k->core.max_legs, t0);
+				k->core.now = t0;
 			}
-		} else {
-			dp_tw_init(&W->core.tw, W->core.tw_links, W->core.max_legs, t0);
-			if (dp_legs_apply(&legs, &W->core, t0, err, sizeof(err)) < 0) {
+			if (dp_legs_apply_worker(&legs, &k->core, w, NW, t0, err, sizeof(err)) < 0) {
 				fprintf(stderr, "icegw: %s\n", err);
 				return 1;
 			}
+			if (O.pcap_clock && n)
+				k->first_us = k->last_us = t0;
+		}
+		if (n) {
+			W->rx_frames++;
+			route(W, first[0], t0);
+			ho_flush(W);
+			tx_flush(W);
 		}
 	}
 	dp_legs_free(&legs);
-	rte_telemetry_register_cmd("/icegw/stats", tel_stats, "Gateway counters. No parameters");
+	rte_telemetry_register_cmd("/icegw/stats", tel_stats, "Gateway counters, summed over the workers. No parameters");
 	rte_telemetry_register_cmd("/icegw/legs", tel_legs, "Leg names. No parameters");
 	rte_telemetry_register_cmd("/icegw/leg", tel_leg, "One leg's state. Parameter: leg name");
-	rte_telemetry_register_cmd("/icegw/lcores", tel_lcores, "Worker lcores. No parameters");
+	rte_telemetry_register_cmd("/icegw/lcores", tel_lcores, "Workers: per-worker counters, arrays indexed by worker. No parameters");
 
+	workers_left = NW;
 	if (O.ng) {
 		struct ctl_cfg cc;
 		struct ctl_backend be = {.submit = be_submit, .view = be_view, .core = be_core,
@@ -1291,27 +1877,49 @@ int main(int argc, char **argv)
 			fprintf(stderr, "icegw: --ng needs the live clock (not a pcap replay)\n");
 			return 64;
 		}
-		W->cmd_ring = rte_ring_create("icegw_cmd", 4096, (int)rte_socket_id(),
-					      RING_F_SP_ENQ | RING_F_SC_DEQ);
-		W->done_ring = rte_ring_create("icegw_done", 8192, (int)rte_socket_id(),
-					       RING_F_SP_ENQ | RING_F_SC_DEQ);
+		for (unsigned w = 0; w < NW; w++) {
+			char name[32];
+			snprintf(name, sizeof(name), "icegw_cmd%u", w);
+			WK[w]->cmd_ring = rte_ring_create(name, 4096, WK[w]->socket,
+							  RING_F_SP_ENQ | RING_F_SC_DEQ);
+			snprintf(name, sizeof(name), "icegw_done%u", w);
+			WK[w]->done_ring = rte_ring_create(name, 8192, WK[w]->socket,
+							   RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!WK[w]->cmd_ring || !WK[w]->done_ring) {
+				fprintf(stderr, "icegw: command rings: %s\n", rte_strerror(rte_errno));
+				return 1;
+			}
+		}
 		memset(&cc, 0, sizeof(cc));
 		cc.local_ip = O.ip;
 		cc.adv_ip = O.adv_ip;
 		cc.port_min = O.port_min;
 		cc.port_max = O.port_max;
-		cc.max_sessions = O.max_sessions ? O.max_sessions : O.max_legs / 2;
-		cc.nworkers = 1;
+		cc.max_sessions = O.max_sessions ? O.max_sessions : O.max_legs / 2 * NW;
+		cc.nworkers = NW;
 		cc.slots_per_worker = O.max_legs;
 		cc.seed = O.seed ? O.seed : rte_get_tsc_cycles();
 		cc.trace_legs = O.trace_path != NULL;
 		cc.turn = &TURN_CFG;
+		cc.n_iface = 1 + O.n_extra;
+		for (unsigned i = 0; i < cc.n_iface; i++) {
+			struct ctl_cfg_iface *f = &cc.iface[i];
+
+			f->local_ip = i ? O.extra_ip[i - 1] : O.ip;
+			f->adv_ip = i ? O.extra_adv[i - 1] : O.adv_ip;
+			snprintf(f->name, sizeof(f->name), "%s", O.iface_name[i]);
+			/* NG direction names them: unnamed or repeated ones by their index */
+			for (unsigned j = 0; j < i; j++)
+				if (!f->name[0] || !strcmp(f->name, cc.iface[j].name))
+					snprintf(f->name, sizeof(f->name), "if%u", i);
+			if (!f->name[0])
+				snprintf(f->name, sizeof(f->name), "default");
+		}
 		if (turn_rings_init() < 0) {
 			fprintf(stderr, "icegw: cannot set up the TURN rings\n");
 			return 1;
 		}
-		if (!W->cmd_ring || !W->done_ring || O.port_max <= O.port_min ||
-		    !(CTL = ctl_new(&cc, &be))) {
+		if (O.port_max <= O.port_min || !(CTL = ctl_new(&cc, &be))) {
 			fprintf(stderr, "icegw: cannot start the control plane (port range %u-%u)\n",
 				O.port_min, O.port_max);
 			return 1;
@@ -1332,29 +1940,29 @@ int main(int argc, char **argv)
 				return 1;
 		}
 		if (rte_lcore_count() >= 2) {
-			unsigned lc = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
-			rte_eal_remote_launch(worker_launch, W, lc);
+			for (unsigned w = 0; w < NW; w++)
+				rte_eal_remote_launch(worker_launch, WK[w], WK[w]->lcore);
 			control_main();
-			rte_eal_wait_lcore(lc);
+			rte_eal_mp_wait_lcore();
 		} else {
 			single_lcore_control = true;
 			worker_main(W);
 		}
+	} else if (rte_lcore_count() >= 2) {
+		for (unsigned w = 0; w < NW; w++)
+			rte_eal_remote_launch(worker_launch, WK[w], WK[w]->lcore);
+		rte_eal_mp_wait_lcore();
 	} else {
 		worker_main(W);
 	}
 
 	if (!O.quiet)
-		report(W);
-	if (W->cap) {
-		pcap_dump_close(W->cap);
-		pcap_close(W->cap_pcap);
-	}
-	if (W->trace)
-		fclose(W->trace);
+		report();
+	if (trace)
+		fclose(trace);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
-	dp_core_free(&W->core, zfree);
+	workers_free();
 	rte_eal_cleanup();
 	return rc;
 }

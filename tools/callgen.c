@@ -53,6 +53,9 @@ static struct {
 	uint8_t gw_mac[6];
 	uint32_t gw_ip;
 	unsigned rtp_count;
+	uint16_t port[2];         /* the gateway's port of alice's leg and of bob's */
+	unsigned call;            /* --call K: names, addresses and MACs of call K */
+	char names[2][DP_LEG_NAME];
 	bool attacks;
 	unsigned dropped_q;
 } S;
@@ -243,7 +246,7 @@ static int write_legs(const char *path, enum ice_dialect d, uint64_t seed)
 		fprintf(f,
 			"\n[leg %s]\nport = %u\nrtcp-mux = yes\nice = full\ndialect = %s\n"
 			"role = controlled\nufrag = gw%c1\npwd = gatewaypassword-%s-0001\n",
-			e->name, 20000 + 2 * i, dn[d], 'a' + i, e->name);
+			e->name, S.port[i], dn[d], 'a' + i, e->name);
 		if (d != ICE_DIALECT_MSICE)
 			fprintf(f, "remote-ufrag = %s\nremote-pwd = %s\n", e->ufrag, e->pwd);
 		fprintf(f, "remote-candidate = %s\ndefault-remote = %s\npeer = %s\ntrace = yes\n",
@@ -257,6 +260,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: icegw-callgen --out DIR [--dialect rfc8445|ms-ice2|ms-ice] [--seed N]\n"
 		   "                     [--rtp N] [--silent-b] [--no-attacks] [--linger-ms N]\n"
+		   "                     [--ports A,B] [--call K]\n"
 		   "Simulate one call through the gateway and write in.pcap, legs.conf,\n"
 		   "expected-out.pcap and expected-trace.txt into DIR.\n");
 }
@@ -268,7 +272,8 @@ int main(int argc, char **argv)
 		{"seed", required_argument, NULL, 's'}, {"rtp", required_argument, NULL, 'r'},
 		{"silent-b", no_argument, NULL, 'b'}, {"no-attacks", no_argument, NULL, 'n'},
 		{"linger-ms", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'}, {"ports", required_argument, NULL, 'p'},
+		{"call", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL;
 	enum ice_dialect d = ICE_DIALECT_RFC8445;
@@ -281,6 +286,8 @@ int main(int argc, char **argv)
 
 	S.rtp_count = 100;
 	S.attacks = true;
+	S.port[0] = 20000;
+	S.port[1] = 20002;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
@@ -295,6 +302,27 @@ int main(int argc, char **argv)
 		case 'b': silent_b = true; break;
 		case 'n': S.attacks = false; break;
 		case 'l': linger_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'p': {
+			/* gateway ports of the two legs (RTP, rtcp-mux); several calls are merged
+			 * into one capture to drive several workers (tests/pcap) */
+			unsigned a, b;
+			char tail;
+			if (sscanf(optarg, "%u,%u%c", &a, &b, &tail) != 2 || a < 1024 || b < 1024 ||
+			    a > 65534 || b > 65534 || a == b) {
+				fprintf(stderr, "icegw-callgen: --ports: want A,B (1024-65534, distinct)\n");
+				return 64;
+			}
+			S.port[0] = (uint16_t)a;
+			S.port[1] = (uint16_t)b;
+			break;
+		}
+		case 'k':
+			S.call = (unsigned)strtoul(optarg, NULL, 10);
+			if (S.call > 50) {
+				fprintf(stderr, "icegw-callgen: --call: 0-50\n");
+				return 64;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("icegw-callgen %s\n", ICEGW_VERSION); return 0;
 		default: usage(stderr); return 64;
@@ -316,7 +344,12 @@ int main(int argc, char **argv)
 		struct ep *e = &S.ep[i];
 		struct ice_config cfg;
 		memset(&cfg, 0, sizeof(cfg));
-		e->name = i ? "bob" : "alice";
+		/* call K > 0: its own leg names, endpoint addresses and MACs */
+		if (S.call)
+			snprintf(S.names[i], sizeof(S.names[i]), "c%u-%s", S.call, i ? "bob" : "alice");
+		else
+			snprintf(S.names[i], sizeof(S.names[i]), "%s", i ? "bob" : "alice");
+		e->name = S.names[i];
 		e->rng = seed * 31 + (uint64_t)i + 1;
 		snprintf(e->ufrag, sizeof(e->ufrag), "%s", i ? "bobu" : "aliu");
 		snprintf(e->pwd, sizeof(e->pwd), "%s", i ? "bobpassword-bobpassword" :
@@ -324,6 +357,11 @@ int main(int argc, char **argv)
 		memcpy(e->mac, i ? "\x02\x00\x00\x00\x00\x0b" : "\x02\x00\x00\x00\x00\x0a", 6);
 		ice_addr_parse(&e->addr, i ? "198.51.100.20:50000" : "192.0.2.10:40000");
 		e->ssrc = i ? 0xb0b0b0b0 : 0xa11ce000;
+		if (S.call) {
+			ice_addr_set_v4(&e->addr, ice_addr_v4(&e->addr) + S.call, e->addr.port);
+			e->mac[4] = (uint8_t)S.call;
+			e->ssrc += S.call;
+		}
 		e->seq = (uint16_t)(1000 * (i + 1));
 		e->next_rtp = UINT64_MAX;
 		e->silent = i == 1 && silent_b;

@@ -1,5 +1,6 @@
 /* Per-core cost of the packet path: dp_core_rx behind a real rx_burst -> process -> tx_burst
- * loop on a net_ring port, side by side with testpmd's 5tswap forwarding in the same run. */
+ * loop on a net_ring port, side by side with testpmd's 5tswap forwarding in the same run,
+ * and the cost of handing frames to their owner through a ring (dp_main.c's dispatch). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <rte_ring.h>
 
 #include "dp_core.h"
+#include "dp_owner.h"
 #include "dp_pkt.h"
 #include "stun.h"
 
@@ -26,7 +28,8 @@
 #define REMOTE_IP0 0x0a000001u /* leg i's peer is 10.0.0.1 + i: one address per endpoint */
 #define REMOTE_PORT 40000
 #define FIRST_PORT 1024
-#define MAX_LEGS (65536 - FIRST_PORT) /* the port map is keyed by UDP port alone */
+#define PORTS_PER_ADDR (65536 - FIRST_PORT) /* a port map per local address */
+#define MAX_LEGS (2 * PORTS_PER_ADDR)       /* two addresses: leg i on GW_IP + i / 64512 */
 #define LPWD "gatewaypassword-0123456789"
 #define RPWD "remotepassword-9876543210"
 #define T0 1700000000000000ull
@@ -65,12 +68,23 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
+/* Leg idx's local address (interface) and port: the first 64 512 legs on GW_IP, the
+ * next on GW_IP + 1, each address with its own port map. */
+static inline uint8_t leg_iface(uint32_t idx)
+{
+	return (uint8_t)(idx / PORTS_PER_ADDR);
+}
+static inline uint16_t leg_port(uint32_t idx)
+{
+	return (uint16_t)(FIRST_PORT + idx % PORTS_PER_ADDR);
+}
+
 /* A frame from leg idx's remote endpoint to the gateway port of that leg. */
 static uint16_t frame_to_leg(uint8_t *f, uint32_t idx, const uint8_t *pay, uint16_t plen)
 {
 	memcpy(f + DP_HDRS_LEN, pay, plen);
-	return dp_build_udp4(f, gw_mac, peer_mac, REMOTE_IP0 + idx, REMOTE_PORT, GW_IP,
-			     (uint16_t)(FIRST_PORT + idx), plen, 0, true);
+	return dp_build_udp4(f, gw_mac, peer_mac, REMOTE_IP0 + idx, REMOTE_PORT,
+			     GW_IP + leg_iface(idx), leg_port(idx), plen, 0, true);
 }
 
 static void rtp_templates(struct tset *s, uint32_t nlegs)
@@ -200,7 +214,7 @@ static void respond_all(struct dp_core *c, struct emitq *q, uint64_t now)
 		if (n < 0)
 			continue;
 		memcpy(out + DP_HDRS_LEN, resp, (size_t)n);
-		len = dp_build_udp4(out, gw_mac, peer_mac, dip, dp_rd16(f + 36), GW_IP,
+		len = dp_build_udp4(out, gw_mac, peer_mac, dip, dp_rd16(f + 36), dp_rd32(f + 26),
 				    dp_rd16(f + 34), (uint16_t)n, 0, true);
 		dp_core_rx(c, now, out, &len, sizeof(out));
 	}
@@ -243,6 +257,10 @@ static void make_core(struct dp_core *c, struct emitq *q, uint32_t nlegs, uint64
 		fprintf(stderr, "bench_dp: dp_core_init failed\n");
 		exit(1);
 	}
+	if (nlegs > PORTS_PER_ADDR && dp_core_add_addr(c, GW_IP + 1) != 1) {
+		fprintf(stderr, "bench_dp: dp_core_add_addr failed\n");
+		exit(1);
+	}
 	memcpy(c->gw_mac, peer_mac, 6);
 	c->have_gw_mac = true;
 	c->emit = emit_cb;
@@ -258,7 +276,8 @@ static void make_core(struct dp_core *c, struct emitq *q, uint32_t nlegs, uint64
 		snprintf(uf, sizeof(uf), "g%" PRIu32, i);
 		snprintf(cfg.rufrag, sizeof(cfg.rufrag), "r%" PRIu32, i);
 		snprintf(cfg.rpwd, sizeof(cfg.rpwd), "%s", RPWD);
-		cfg.port = (uint16_t)(FIRST_PORT + i);
+		cfg.port = leg_port(i);
+		cfg.iface = leg_iface(i);
 		cfg.rtcp_mux = true;
 		cfg.ice = true;
 		cfg.ice_cfg.dialect = ICE_DIALECT_RFC8445;
@@ -359,7 +378,7 @@ static void port_setup(void)
 
 /* ------------------------------------------------------------------ variants */
 
-enum { V_SWAP, V_R_SWAP, V_RELAY, V_S_SWAP, V_S_BASE, V_STUN, V_C_SWAP, V_MIX, V_N };
+enum { V_SWAP, V_R_SWAP, V_RELAY, V_HANDOFF, V_S_SWAP, V_S_BASE, V_STUN, V_C_SWAP, V_MIX, V_N };
 
 struct variant {
 	const char *name;
@@ -371,6 +390,7 @@ static struct variant var[V_N] = {
 	[V_SWAP] = {.name = "(0) 5tswap, no restore"},
 	[V_R_SWAP] = {.name = "(0b) restore RTP + 5tswap"},
 	[V_RELAY] = {.name = "(b) restore RTP + dp_core relay"},
+	[V_HANDOFF] = {.name = "(d) (b) via a hand-over ring"},
 	[V_S_SWAP] = {.name = "(0a) restore STUN + 5tswap"},
 	[V_S_BASE] = {.name = "(0a') + 2 HMAC + 2 CRC"},
 	[V_STUN] = {.name = "(a) restore STUN + dp_core answer"},
@@ -385,6 +405,7 @@ static double c_dt_us;         /* (c): virtual time per burst */
 static double c_clock;
 static uint32_t stun_mi_off, stun_fp_off;
 static volatile uint32_t sink;
+static struct rte_ring *handoff;   /* (d): the owner's ring (multi-producer, single consumer) */
 
 /* Two MACs and two CRCs over the request, as the answer costs at the least. */
 static inline void stun_floor(const uint8_t *p)
@@ -411,7 +432,7 @@ static void run(int v, unsigned bursts, unsigned round)
 		uint16_t n = rte_eth_rx_burst(port, 0, pk, BURST), sent;
 		uint64_t now = 0;
 
-		if (v == V_RELAY || v == V_STUN) {
+		if (v == V_RELAY || v == V_STUN || v == V_HANDOFF) {
 			now = now_b;
 			dp_core_timers(&core_b, now);
 		} else if (v == V_MIX) {
@@ -449,6 +470,15 @@ static void run(int v, unsigned bursts, unsigned round)
 				stun_floor(f + DP_HDRS_LEN);
 				five_tuple_swap(f);
 				break;
+			case V_HANDOFF: {
+				/* dp_main.c's receiving side: the owner of the destination port
+				 * (read from the frame), the frame queued for it */
+				uint16_t ihl;
+				restore(&t_rtp_b, m);
+				ihl = (uint16_t)((f[DP_ETH_LEN] & 0xf) * 4);
+				sink += dp_owner(dp_rd16(f + DP_ETH_LEN + ihl + 2), 2);
+				break;
+			}
 			case V_RELAY:
 			case V_STUN:
 			case V_MIX: {
@@ -464,6 +494,33 @@ static void run(int v, unsigned bursts, unsigned round)
 			}
 			default:
 				break;
+			}
+		}
+		if (v == V_HANDOFF) {
+			/* and the owner's side: the burst through the ring, then processed as
+			 * its own rx. Same core: the ring's own cost, without the cache-line
+			 * transfers a second core adds */
+			struct rte_mbuf *got[BURST];
+			unsigned q = rte_ring_mp_enqueue_burst(handoff, (void **)pk, n, NULL), d;
+
+			d = rte_ring_sc_dequeue_burst(handoff, (void **)got, BURST, NULL);
+			if (q != n || d != n) {
+				fprintf(stderr, "bench_dp: the hand-over ring lost mbufs\n");
+				exit(1);
+			}
+			for (unsigned i = 0; i < d; i++) {
+				struct rte_mbuf *m = got[i];
+				uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+				uint16_t len = m->data_len;
+
+				if (i + 1 < d)
+					rte_prefetch0(rte_pktmbuf_mtod(got[i + 1], void *));
+				if (dp_core_rx(&core_b, now, f, &len,
+					       (uint16_t)(rte_pktmbuf_tailroom(m) + len)) == DP_VERDICT_TX)
+					m->data_len = m->pkt_len = len;
+				else
+					bad++;
+				pk[i] = m;
 			}
 		}
 		sent = rte_eth_tx_burst(port, 0, pk, n);
@@ -567,16 +624,17 @@ static double median(const double *v, unsigned n)
 	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
 }
 
-static void mem_line(const char *what, uint32_t nlegs)
+static void mem_line(const char *what, const struct dp_core *c, uint32_t nlegs)
 {
-	double share = (double)(sizeof(struct dp_leg) - sizeof(struct ice_agent)) +
-		       65536.0 * sizeof(uint32_t) / nlegs + sizeof(struct dp_tw_link) +
-		       sizeof(uint64_t);
-	printf("  %-34s %u legs: dataplane %zu + port map %.1f + timer link %zu + rng %zu = "
-	       "%.1f B/leg; with the agent %.0f B/leg, %.1f MiB\n",
-	       what, nlegs, sizeof(struct dp_leg) - sizeof(struct ice_agent),
-	       65536.0 * sizeof(uint32_t) / nlegs, sizeof(struct dp_tw_link), sizeof(uint64_t),
-	       share, share + (double)sizeof(struct ice_agent),
+	/* the port maps (one per local address) shared by the legs; free-slot list entry */
+	double maps = 65536.0 * sizeof(uint32_t) * c->naddr / nlegs;
+	double share = (double)(sizeof(struct dp_leg) - sizeof(struct ice_agent)) + maps +
+		       sizeof(struct dp_tw_link) + sizeof(uint64_t) + sizeof(uint32_t);
+	printf("  %-4s %u legs, %u address%s: dataplane %zu + port maps %.1f + timer link %zu + "
+	       "rng %zu + free slot %zu = %.1f B/leg; with the agent %.0f B/leg, %.1f MiB\n",
+	       what, nlegs, c->naddr, c->naddr > 1 ? "es" : "",
+	       sizeof(struct dp_leg) - sizeof(struct ice_agent), maps, sizeof(struct dp_tw_link),
+	       sizeof(uint64_t), sizeof(uint32_t), share, share + (double)sizeof(struct ice_agent),
 	       (share + (double)sizeof(struct ice_agent)) * nlegs / 1048576.0);
 }
 
@@ -586,7 +644,7 @@ int main(int argc, char **argv)
 			    (char *)"--no-pci", (char *)"--no-shconf", (char *)"-m", (char *)"1024",
 			    (char *)"--log-level=1", (char *)"--no-telemetry", NULL};
 	unsigned rounds = 11, bursts = 20000;
-	uint32_t legs_b = 10000, legs_c = 64000;
+	uint32_t legs_b = 10000, legs_c = 100000;
 	bool crc_simd;
 	int c, only = -1;
 
@@ -614,7 +672,7 @@ int main(int argc, char **argv)
 	if (rounds < 1 || rounds > 64 || bursts < 1 || legs_b < 2 || legs_c < 2 ||
 	    legs_b > MAX_LEGS || legs_c > MAX_LEGS || legs_b % 2 || legs_c % 2) {
 		fprintf(stderr, "bench_dp: rounds 1..64, bursts >= 1, legs even in 2..%u "
-				"(one core's legs share its 64 K UDP ports)\n", MAX_LEGS);
+				"(64 512 ports on each of two addresses)\n", MAX_LEGS);
 		return 2;
 	}
 	if (rte_eal_init(10, eal_argv) < 0) {
@@ -634,6 +692,11 @@ int main(int argc, char **argv)
 	rtp_templates(&t_rtp_c, legs_c);
 	stun_templates();
 	port_setup();
+	handoff = rte_ring_create("bench_dp_handoff", 1024, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (!handoff) {
+		fprintf(stderr, "bench_dp: ring: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
 
 	make_core(&core_b, &q_b, legs_b, 0, &now_b);
 	make_core(&core_c, &q_c, legs_c, 5000000, &now_c);
@@ -701,7 +764,7 @@ int main(int argc, char **argv)
 	}
 	printf("%-40s %9s %9s %8s %9s\n", "variant", "TSC/pkt", "(min)", "Mpps", "x 5tswap");
 	for (int v = 0; v < V_N; v++) {
-		int b = v == V_SWAP ? V_SWAP : v <= V_RELAY ? V_R_SWAP : v <= V_STUN ? V_S_SWAP : V_C_SWAP;
+		int b = v == V_SWAP ? V_SWAP : v <= V_HANDOFF ? V_R_SWAP : v <= V_STUN ? V_S_SWAP : V_C_SWAP;
 		printf("  %-38s %9.1f %9.1f %8.2f %9.2f\n", var[v].name, m[v], lo[v], hz / m[v] / 1e6,
 		       m[v] / m[b]);
 	}
@@ -709,6 +772,9 @@ int main(int argc, char **argv)
 	       m[V_STUN] / m[V_S_BASE]);
 	printf("(b) relay, %u legs: %.1f TSC/pkt more than 5tswap behind the same restore "
 	       "(aim: relay <= 100)\n", legs_b, m[V_RELAY] - m[V_R_SWAP]);
+	printf("(d) hand-over (owner lookup + MP enqueue + SC dequeue, bursts of %u) + relay: "
+	       "%.1f TSC/pkt, %.2f x (b), +%.1f TSC/pkt\n", BURST, m[V_HANDOFF],
+	       m[V_HANDOFF] / m[V_RELAY], m[V_HANDOFF] - m[V_RELAY]);
 	printf("(c) mix, %u legs: %.1f TSC/pkt; %" PRIu64 " timers fired in %.3f s of loop = %.0f "
 	       "timers/s real (%.0f/s virtual), %" PRIu64 " frames emitted; consent lost %" PRIu64 "\n",
 	       legs_c, m[V_MIX], var[V_MIX].timers, (double)var[V_MIX].tsc / hz,
@@ -720,8 +786,8 @@ int main(int argc, char **argv)
 	       var[V_MIX].timers ? (double)var[V_MIX].timer_tsc / (double)var[V_MIX].timers : 0);
 	printf("\nmemory: sizeof(struct ice_agent) %zu, sizeof(struct dp_leg) %zu\n",
 	       sizeof(struct ice_agent), sizeof(struct dp_leg));
-	mem_line("(b)", legs_b);
-	mem_line("(c)", legs_c);
+	mem_line("(b)", &core_b, legs_b);
+	mem_line("(c)", &core_c, legs_c);
 	if (core_c.st.consent_lost) {
 		fprintf(stderr, "bench_dp: consent expired during (c): run shorter\n");
 		return 1;

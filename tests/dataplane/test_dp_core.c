@@ -1,6 +1,7 @@
 /* Packet engine tests (dataplane/dp_core.c) on hand-built frames: ARP (RFC 826), drops by
  * reason, relay with header rewrite (checksums recomputed here from scratch, RFC 1071/768),
  * inline ICE answered in place (RFC 8445/8489), RFC 3550 receive statistics, timers. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1169,6 +1170,160 @@ static void test_timers_long_jump(void **st)
 	assert_int_equal(nb, na);
 }
 
+/* ------------------------------------------------------------------ several addresses */
+
+#define GW_IP2 0xcb007102u /* 203.0.113.2: a second media interface */
+
+/* Interfaces: each address its own port map (one port number on two addresses = two legs),
+ * ARP answered for each, relay and ICE sourced from the leg's own address. */
+static void test_two_addresses(void **st)
+{
+	struct cap k = {0};
+	struct dp_core *c = core_new(&k);
+	static const uint8_t ma[6] = {2, 0xa, 0, 0, 0, 1}, mb[6] = {2, 0xb, 0, 0, 0, 2}, zero[6] = {0};
+	uint32_t ipa = 0xc000020a, ipb = 0xc6336414;
+	struct dp_leg_cfg cfg;
+	uint8_t f[FCAP], in[FCAP], p[40];
+	const uint8_t *ip = f + 14, *udp = f + 34;
+	uint16_t len;
+	int a, b;
+
+	(void)st;
+	assert_int_equal(c->naddr, 1);
+	assert_int_equal(dp_core_add_addr(c, GW_IP2), 1);
+	assert_int_equal(dp_core_add_addr(c, GW_IP2), -EEXIST);
+	assert_int_equal(dp_core_add_addr(c, GW_IP), -EEXIST);
+	for (uint32_t i = 2; i < DP_MAX_IFACES; i++)
+		assert_int_equal(dp_core_add_addr(c, 0x0a000000u + i), (int)i);
+	assert_int_equal(dp_core_add_addr(c, 0x0b000000u), -ENOSPC);
+
+	/* a on the first address, b on the second, both on port 20000 */
+	a = add_plain(c, "a", 20000, true);
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.name, sizeof(cfg.name), "b");
+	cfg.port = 20000;
+	cfg.rtcp_mux = true;
+	cfg.iface = 1;
+	ice_addr_set_v4(&cfg.default_remote[0], ipb, 50000);
+	b = dp_core_add_leg(c, &cfg, T0);
+	assert_true(b >= 0);
+	assert_int_equal(c->legs[b].iface, 1);
+	assert_int_equal(dp_core_add_leg(c, &cfg, T0), -EADDRINUSE);   /* taken on address 1 */
+	cfg.iface = DP_MAX_IFACES;
+	assert_int_equal(dp_core_add_leg(c, &cfg, T0), -EINVAL);       /* no such address */
+	assert_int_equal(dp_core_pair(c, (uint32_t)a, (uint32_t)b), 0);
+
+	/* ARP for the second address answered as that address; for a third-party one not */
+	len = mk_arp(f, 1, mb, ipb, zero, GW_IP2);
+	assert_int_equal(dp_core_rx(c, T0, f, &len, FCAP), DP_VERDICT_TX);
+	assert_int_equal(rd16(f + 20), 2);
+	assert_int_equal(rd32(f + 28), GW_IP2);
+	assert_memory_equal(f + 32, mb, 6);
+	len = mk_arp(f, 1, mb, ipb, zero, 0x0b000000u);
+	expect_drop(c, f, len, DP_DROP_ARP_OTHER);
+	len = mk_arp(f, 2, ma, ipa, GW_MAC, GW_IP2); /* a reply to the second address: learned */
+	assert_int_equal(dp_core_rx(c, T0, f, &len, FCAP), DP_VERDICT_CONSUMED);
+
+	/* A -> first address:20000 goes out from the second address:20000 to B */
+	rtp_pay(p, 0, 1, 160, 0xa);
+	len = mk_udp(f, ma, ipa, 40000, GW_IP, 20000, p, sizeof(p), &DEF);
+	memcpy(in, f, len);
+	assert_int_equal(dp_core_rx(c, T0 + MS(1), f, &len, FCAP), DP_VERDICT_TX);
+	assert_memory_equal(f, mb, 6);
+	assert_int_equal(rd32(ip + 12), GW_IP2);
+	assert_int_equal(rd32(ip + 16), ipb);
+	assert_true(ip_csum_ok(ip));
+	assert_int_equal(rd16(udp), 20000);
+	assert_int_equal(rd16(udp + 2), 50000);
+	assert_int_equal(rd16(udp + 6), udp_csum_ref(ip, udp, rd16(udp + 4)));
+	assert_memory_equal(udp + 8, in + 42, sizeof(p));
+	/* B -> second address:20000 back out from the first address to A's latched source */
+	rtp_pay(p, 0, 1, 160, 0xb);
+	len = mk_udp(f, mb, ipb, 50000, GW_IP2, 20000, p, sizeof(p), &DEF);
+	assert_int_equal(dp_core_rx(c, T0 + MS(2), f, &len, FCAP), DP_VERDICT_TX);
+	assert_memory_equal(f, ma, 6);
+	assert_int_equal(rd32(ip + 12), GW_IP);
+	assert_int_equal(rd32(ip + 16), ipa);
+	assert_int_equal(rd16(udp), 20000);
+	assert_int_equal(rd16(udp + 6), udp_csum_ref(ip, udp, rd16(udp + 4)));
+	/* a port of a leg on one address is not a leg on another */
+	len = mk_udp(f, mb, ipb, 50000, 0x0a000002u, 20000, p, sizeof(p), &DEF);
+	expect_drop(c, f, len, DP_DROP_NO_LEG);
+	len = mk_udp(f, mb, ipb, 50000, 0x0b000000u, 20000, p, sizeof(p), &DEF);
+	expect_drop(c, f, len, DP_DROP_NOT_FOR_US);
+
+	/* deleting b frees port 20000 on the second address only */
+	assert_int_equal(dp_core_del_leg(c, (uint32_t)b), 0);
+	len = mk_udp(f, mb, ipb, 50000, GW_IP2, 20000, p, sizeof(p), &DEF);
+	expect_drop(c, f, len, DP_DROP_NO_LEG);
+	cfg.iface = 1;
+	assert_true(dp_core_add_leg(c, &cfg, T0) >= 0);
+	assert_int_equal(dp_core_add_leg(c, &(struct dp_leg_cfg){.port = 20000, .rtcp_mux = true}, T0),
+			 -EADDRINUSE);
+	core_del(c);
+}
+
+/* An ICE leg on the second address: its host candidate, its answers and its own checks
+ * (and the ARP request its first check needs) all come from that address. */
+static void test_ice_on_second_address(void **st)
+{
+	struct cap k = {0};
+	struct dp_core *c = core_new(&k);
+	struct ice_remote_cand rc = {.comp = 1, .type = ICE_CAND_HOST, .foundation = "r1",
+				     .prio = 2130706431};
+	static const uint8_t rmac[6] = {2, 0xe, 0, 0, 0, 9};
+	struct dp_leg_cfg cfg;
+	uint8_t tid[12] = {9, 8, 7}, m[400], f[FCAP];
+	uint16_t len, mlen;
+	int leg;
+
+	(void)st;
+	assert_int_equal(dp_core_add_addr(c, GW_IP2), 1);
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.name, sizeof(cfg.name), "g2");
+	cfg.port = 20000;
+	cfg.rtcp_mux = true;
+	cfg.ice = true;
+	cfg.iface = 1;
+	cfg.ice_cfg.role = ICE_ROLE_CONTROLLED;
+	cfg.ice_cfg.nomination = ICE_NOM_AGGRESSIVE;
+	cfg.ice_cfg.ufrag = "gwufrag";
+	cfg.ice_cfg.pwd = "gatewaypassword-0123456789";
+	snprintf(cfg.rufrag, sizeof(cfg.rufrag), "remoteufrag");
+	snprintf(cfg.rpwd, sizeof(cfg.rpwd), "remotepassword-0123456789");
+	leg = dp_core_add_leg(c, &cfg, T0);
+	assert_true(leg >= 0);
+	assert_int_equal(ice_addr_v4(&c->legs[leg].agent.local[0].addr), GW_IP2);
+	ice_addr_set_v4(&rc.addr, 0xc000020a, 40000);
+	assert_int_equal(dp_core_leg_add_remote(c, (uint32_t)leg, &rc, T0), 0);
+	assert_int_equal(dp_core_start_leg(c, (uint32_t)leg, T0), 0);
+	dp_core_timers(c, T0 + MS(100));
+	/* the next hop was unknown: an ARP request from the leg's address */
+	assert_true(k.n >= 1);
+	assert_int_equal(rd16(k.f[0] + 12), 0x0806);
+	assert_int_equal(rd32(k.f[0] + 28), GW_IP2);
+
+	mlen = mk_check(m, sizeof(m), tid, "gwufrag:remoteufrag", "gatewaypassword-0123456789");
+	len = mk_udp(f, rmac, 0xc000020a, 40000, GW_IP2, 20000, m, mlen, &DEF);
+	assert_int_equal(dp_core_rx(c, T0 + MS(150), f, &len, FCAP), DP_VERDICT_TX);
+	assert_int_equal(rd32(f + 26), GW_IP2);
+	assert_int_equal(rd32(f + 30), 0xc000020a);
+	assert_int_equal(rd16(f + 42), stun_type(STUN_M_BINDING, STUN_C_SUCCESS));
+	/* the MAC is known now: the gateway's own (triggered) check leaves from GW_IP2 */
+	k.n = 0;
+	dp_core_timers(c, T0 + MS(300));
+	assert_true(k.n >= 1);
+	for (unsigned i = 0; i < k.n; i++) {
+		assert_int_equal(rd16(k.f[i] + 12), 0x0800);
+		assert_int_equal(rd32(k.f[i] + 26), GW_IP2);
+		assert_int_equal(rd16(k.f[i] + 34), 20000);
+	}
+	/* the same check to the first address: no leg there */
+	len = mk_udp(f, rmac, 0xc000020a, 40000, GW_IP, 20000, m, mlen, &DEF);
+	expect_drop(c, f, len, DP_DROP_NO_LEG);
+	core_del(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1187,6 +1342,8 @@ int main(void)
 		cmocka_unit_test(test_rtp_big_jump),
 		cmocka_unit_test(test_rtp_jitter),
 		cmocka_unit_test(test_timers_long_jump),
+		cmocka_unit_test(test_two_addresses),
+		cmocka_unit_test(test_ice_on_second_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,6 +135,7 @@ static void test_errors(void **st)
 		{"[leg a]\nice = maybe\n", "t.conf:2: ice must be full, lite or off"},
 		{"[leg a]\ndefault-remote = 192.0.2.1\n", "t.conf:2: default-remote must be IPv4:PORT"},
 		{"[leg a]\nufrag = a:b\n", "t.conf:2: ufrag must be"},
+		{"[leg a]\niface = 8\n", "t.conf:2: iface must be 0-7"},
 	};
 
 	(void)st;
@@ -157,6 +158,8 @@ static void test_apply_errors(void **st)
 		{"[leg a]\nice = off\nport = 1000\nrtcp-mux = no\n\n[leg b]\nice = off\nport = 1001\n",
 		 "line 6: leg b: cannot create leg"},
 		{"[leg a]\nice = off\nrtcp-mux = no\nport = 65535\n", "line 1: leg a: cannot create leg"},
+		/* interface 1 is not configured on this core */
+		{"[leg a]\nice = off\nport = 1000\niface = 1\n", "line 1: leg a: cannot create leg"},
 	};
 
 	(void)st;
@@ -175,12 +178,60 @@ static void test_apply_errors(void **st)
 	}
 }
 
+/* Legs on a worker of several: only those whose port it owns, each in its file slot; a pair
+ * split over two workers is refused with both owners named. */
+static void test_apply_worker(void **st)
+{
+	static const char text[] =
+		"[leg a]\nice = off\nport = 1000\npeer = b\n\n[leg b]\nice = off\nport = 1004\n"
+		"\n[leg c]\nice = off\nport = 1002\niface = 1\n";
+	struct dp_legs L;
+	struct dp_core c0, c1;
+	char err[256] = "";
+
+	(void)st;
+	assert_int_equal(dp_legs_parse(text, "t.conf", &L, err, sizeof(err)), 0);
+	assert_int_equal(L.legs[2].cfg.iface, 1);
+	for (int w = 0; w < 2; w++) {
+		struct dp_core *c = w ? &c1 : &c0;
+		assert_int_equal(dp_core_init(c, 0x01020304, (const uint8_t *)"\0\0\0\0\0\1", 8, 1,
+					      calloc, T0), 0);
+		assert_int_equal(dp_core_add_addr(c, 0x01020305), 1);
+		if (dp_legs_apply_worker(&L, c, (unsigned)w, 2, T0, err, sizeof(err)))
+			fail_msg("worker %d: %s", w, err);
+	}
+	/* (1000 / 2) % 2 = 0 and (1004 / 2) % 2 = 0: a, b on worker 0; c on worker 1 */
+	assert_int_equal(c0.active, 2);
+	assert_int_equal(c1.active, 1);
+	assert_string_equal(c0.legs[0].name, "a");
+	assert_string_equal(c0.legs[1].name, "b");
+	assert_int_equal(c0.legs[0].peer, 1);
+	assert_string_equal(c1.legs[2].name, "c"); /* its file slot */
+	assert_int_equal(c1.legs[2].iface, 1);
+	assert_int_equal(c1.port_maps[1][1002], 3);
+	assert_int_equal(c1.port_maps[0][1002], 0);
+	dp_legs_free(&L);
+	dp_core_free(&c0, free);
+	dp_core_free(&c1, free);
+
+	assert_int_equal(dp_legs_parse("[leg a]\nice = off\nport = 1000\npeer = b\n\n"
+				       "[leg b]\nice = off\nport = 1002\n", "t.conf", &L, err,
+				       sizeof(err)), 0);
+	assert_int_equal(dp_core_init(&c0, 0x01020304, (const uint8_t *)"\0\0\0\0\0\1", 8, 1,
+				      calloc, T0), 0);
+	assert_int_equal(dp_legs_apply_worker(&L, &c0, 0, 2, T0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "line 1: leg a: peer leg 'b' is on worker 1, this leg on 0"));
+	dp_legs_free(&L);
+	dp_core_free(&c0, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_apply_errors),
+		cmocka_unit_test(test_apply_worker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

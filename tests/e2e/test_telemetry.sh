@@ -57,5 +57,5 @@ echo "$out"
 echo "$out" | grep -q '"port": 3' || fail "/icegw/leg: $out"
 out=$(q /icegw/lcores)
 echo "$out"
-echo "$out" | grep -q '"lcore": 1' || fail "/icegw/lcores: the worker should run on lcore 1: $out"
+echo "$out" | grep -q '"lcore": \[1\]' || fail "/icegw/lcores: the worker should run on lcore 1: $out"
 echo "1 passed, 0 failed"
