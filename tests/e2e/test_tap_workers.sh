@@ -198,7 +198,8 @@ stop_icegw
 ngp=$(( 25000 + $$ % 2000 ))
 ip netns exec "$ns" "$icegw" --no-huge --no-pci --lcores 0@0,1@1,2@1 -m 512 --file-prefix "$prefix" \
 	--log-level=lib.eal:error --log-level=lib.telemetry:error --log-level=pmd.net.tap:error \
-	--vdev "net_tap0,iface=$tap" -- --interface "$GW" --ng "127.0.0.1:$ngp" --duration 30 \
+	--vdev "net_tap0,iface=$tap" -- --interface "int/$GW" --interface "ext/$GW2" \
+	--ng "127.0.0.1:$ngp" --duration 30 \
 	>"$work/log" 2>&1 &
 pid=$!
 ip netns exec "$ns" timeout 30 /usr/bin/python3 - "$ngp" <<'PY' || fail "NG offers"
@@ -225,10 +226,36 @@ for k in range(4):
     port = int(re.search(rb"m=audio (\d+)", r).group(1))
     owners.append(port // 2 % 2)
 print("offers answered; the gateway ports' owners:", owners)
-sys.exit(0 if sorted(owners) == [0, 0, 1, 1] else 1)
+if sorted(owners) != [0, 0, 1, 1]:
+    sys.exit(1)
+# NG direction: the offerer on "int", the answerer on "ext". The offer going to the answerer
+# names leg b on ext's address; the answer going back names leg a on int's.
+def ng(cookie, *kv):
+    s.sendto(cookie + b" d" + b"".join(bytes(x) if isinstance(x, bytearray) else b(x) for x in kv) + b"e", addr)
+    return s.recv(65535)
+sdp = (b"v=0\r\no=a 1 1 IN IP4 10.88.0.2\r\ns=-\r\nc=IN IP4 10.88.0.2\r\nt=0 0\r\n"
+       b"m=audio 41000 RTP/AVP 0\r\na=rtcp-mux\r\n")
+r = ng(b"dir1", b"call-id", b"dir@x", b"command", b"offer", b"from-tag", b"f", b"sdp", sdp,
+       b"direction", bytearray(b"l" + b(b"int") + b(b"ext") + b"e"))
+print("offer with direction:", r[:60])
+if b"c=IN IP4 10.88.0.3" not in r:
+    sys.exit("the offer's SDP does not name ext's address")
+r = ng(b"dir2", b"call-id", b"dir@x", b"command", b"answer", b"from-tag", b"f", b"to-tag", b"t",
+       b"sdp", sdp.replace(b"41000", b"41002"))
+if b"c=IN IP4 10.88.0.1" not in r:
+    sys.exit("the answer's SDP does not name int's address")
+r = ng(b"dir3", b"call-id", b"dir@x", b"command", b"offer", b"from-tag", b"g", b"sdp", sdp,
+       b"direction", bytearray(b"l" + b(b"int") + b(b"nowhere") + b"e"))
+if b"error" not in r or b"nowhere" not in r:
+    sys.exit("an unknown interface name is not refused: %r" % r)
+print("direction: leg b on ext (10.88.0.3), leg a on int (10.88.0.1); unknown names refused")
+sys.exit(0)
 PY
 sleep 0.3
 out=$(q /icegw/lcores)
 echo "$out"
-echo "$out" | grep -q '"legs": \[4, 4\]' || fail "/icegw/lcores: 2 calls (4 legs) on each worker: $out"
+legs=$(echo "$out" | sed -n 's/.*"legs": \[\([0-9]*\), \([0-9]*\)\].*/\1 \2/p')
+set -- $legs
+[ $(( $1 + $2 )) -eq 10 ] && [ "$1" -ge 4 ] && [ "$2" -ge 4 ] ||
+	fail "/icegw/lcores: 5 calls (10 legs), at least 2 calls on each worker: $out"
 echo "1 passed, 0 failed"
