@@ -491,6 +491,8 @@ int dp_core_leg_add_relay(struct dp_core *c, uint32_t leg, uint8_t comp,
 	if ((l->flags & DP_LEG_ICE) &&
 	    ice_agent_add_local(&l->agent, comp, ICE_CAND_RELAY, relayed, -1, local_pref) < 0)
 		return -ENOSPC;
+	/* a running agent pairs it now: its checks are due */
+	rearm(c, leg);
 	return 0;
 }
 
