@@ -210,7 +210,7 @@ turn_opts() {
 # case_relay LEG: the leg (b: facing the answerer B, a: facing the offerer A) made relay-only
 case_relay() {
 	local leg=$1 name=relay pa pb pd rel rport peer other peer_ip other_ip
-	[ "$leg" = a ] && name=relay-a
+	[ "$leg" = a ] && name="relay-a"
 	if [ "$leg" = a ]; then peer=a other=b peer_ip=$A other_ip=$B; else peer=b other=a peer_ip=$B other_ip=$A; fi
 	echo "== $name"
 	# the endpoints wait for their remote SDP files: none may be left from an earlier case

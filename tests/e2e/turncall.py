@@ -17,7 +17,8 @@ call: a real call between two libnice endpoints (nicepeer). --relay-leg b (defau
 warn: an offer with ICE=force-relay from a made-up endpoint (no media): the reply is a clean
       "ok" whose ICEWarn bits include --expect (in the warning when no relay came, in the
       query's leg b in any case); with --relay-ip the relay candidate must be there anyway
-      (an alternate server that was followed).
+      (an alternate server that was followed). Leg a's relays, allocated at the offer too,
+      fail (or follow) alike: the answer's warning and the query's leg a say so.
 Both write "relayed-address IP:PORT" to --result (for the coturn log checks), then delete.
 Exit 0 when every check passes, 1 with "FAIL: ..." otherwise.
 """
@@ -173,16 +174,27 @@ def scenario_warn(a):
     check(s(ans.get("result")) == "ok", "answer: %r" % ans)
     q = ng(a.ng, "query", **{"call-id": cid})
     check(s(q.get("result")) == "ok", "query: %r" % q)
-    lb = legs_of(q, ftag)["b"]
-    print("leg b: %r" % lb)
-    w = lb.get("ICEWarn")
-    check(isinstance(w, int) and w & want == want, "leg b: ICEWarn %r lacks 0x%x" % (w, want))
+    legs = legs_of(q, ftag)
+    # leg a's relays (allocated at the offer too, advertised in the answer) fail alike
+    for k in ("b", "a"):
+        leg = legs[k]
+        print("leg %s: %r" % (k, leg))
+        w = leg.get("ICEWarn")
+        check(isinstance(w, int) and w & want == want, "leg %s: ICEWarn %r lacks 0x%x" % (k, w, want))
+        if a.relay_ip:
+            r = s(leg.get("relayed-address", ""))
+            check(r.startswith(a.relay_ip + ":"), "leg %s: relayed-address %r" % (k, r))
+        else:
+            check("relayed-address" not in leg, "leg %s: relayed-address %r" % (k, leg.get("relayed-address")))
     if a.relay_ip:
-        rel = s(lb.get("relayed-address", ""))
-        check(rel.startswith(a.relay_ip + ":"), "leg b: relayed-address %r" % rel)
+        rel = s(legs["b"].get("relayed-address", ""))
+        check("warning" not in ans, "answer: warning %r" % ans.get("warning"))
     else:
-        check("relayed-address" not in lb, "leg b: relayed-address %r" % lb.get("relayed-address"))
-    print("ok: clean answers, leg b ICEWarn 0x%x" % w)
+        m = re.search(r"ICEWarn 0x([0-9a-f]+)", s(ans.get("warning", "")))
+        check(m and int(m.group(1), 16) & want == want,
+              "answer: warning %r lacks ICEWarn 0x%x" % (ans.get("warning"), want))
+    print("ok: clean answers, ICEWarn leg b 0x%x, leg a 0x%x"
+          % (legs["b"]["ICEWarn"], legs["a"]["ICEWarn"]))
     return cid, ftag, rel
 
 
