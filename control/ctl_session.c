@@ -39,6 +39,12 @@ struct ctl_media {
 	char peer_ufrag_a[ICE_UFRAG_MAX + 1]; /* the offerer's ufrag: a change means ICE restart */
 	bool relay_b, relay_only_b;  /* leg b advertises relays (ICE=force-relay: only relays) */
 	uint32_t turn_warn_b;        /* ICEWarn bits of leg b's relays (seed 000) */
+	/* leg a's relays: allocated at the offer with leg b's, advertised in the answer (the
+	 * answer's ICE=force-relay: only them, leg a made again without host candidates) */
+	bool relay_a, relay_only_a;
+	uint32_t turn_warn_a;
+	struct dp_cmd *a_create;     /* leg a's create, kept from the offer until the answer
+				      * settles leg a: what remaking it relay-only needs */
 };
 
 struct ctl_call {
@@ -58,6 +64,7 @@ struct ctl_call {
  * parsed again then. */
 struct ctl_pending {
 	struct ctl_pending *next;
+	bool answer;                 /* an answer waiting for leg a's relays, else an offer */
 	char *msg;
 	size_t len;
 	size_t cookie_off, cookie_len;
@@ -389,6 +396,8 @@ void ctl_free(struct ctl *c)
 		for (uint32_t i = 0; i < c->table_size; i++)
 			while (c->table[i]) {
 				struct ctl_call *n = c->table[i]->next;
+				for (unsigned k = 0; k < c->table[i]->media_cap; k++)
+					free(c->table[i]->media[k].a_create);
 				free(c->table[i]->media);
 				free(c->table[i]);
 				c->table[i] = n;
@@ -493,13 +502,15 @@ static void release_media(struct ctl *c, struct ctl_call *call)
 		uint16_t ports[2] = {m->port_a, m->port_b};
 		uint8_t ifaces[2] = {m->iface_a, m->iface_b};
 
+		free(m->a_create);
+		m->a_create = NULL;
 		if (!m->active)
 			continue;
 		for (int k = 0; k < 2; k++) {
 			struct dp_cmd *cmd = calloc(1, sizeof(*cmd));
 
-			note_outcome(c, w, slots[k], k ? m->turn_warn_b : 0);
-			if (k && m->relay_b)
+			note_outcome(c, w, slots[k], k ? m->turn_warn_b : m->turn_warn_a);
+			if (k ? m->relay_b : m->relay_a)
 				ctl_turn_release(c->turn, w, slots[k], c->now_ms * 1000);
 			if (cmd) {
 				cmd->type = DP_CMD_DELETE;
@@ -641,10 +652,12 @@ static unsigned host_cands(struct sdp_candidate *out, uint32_t ip, uint16_t port
 	return n;
 }
 
-/* Leg b's relayed candidates, as allocated: after its host ones (RFC 8445 §5.1.2.2: type
- * preference 0, so the lowest priority), rel-addr naming the host transport they stand for. */
+/* A leg's relayed candidates, as allocated: after its host ones (RFC 8445 §5.1.2.2: type
+ * preference 0, so the lowest priority), rel-addr naming the host transport they stand for,
+ * the priority the leg's agent gives them in its dialect (ice_cand_priority). */
 static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const struct ctl_media *m,
-			    struct sdp_candidate *out, uint32_t ip, uint16_t port)
+			    uint32_t slot, enum ice_dialect d, struct sdp_candidate *out, uint32_t ip,
+			    uint16_t port)
 {
 	unsigned n = 0;
 
@@ -652,7 +665,7 @@ static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const st
 		struct sdp_candidate *sc = &out[n];
 		struct ice_addr rel;
 
-		if (ctl_turn_state(c->turn, call->worker, m->slot_b, comp, &rel, NULL) != CTL_TURN_READY)
+		if (ctl_turn_state(c->turn, call->worker, slot, comp, &rel, NULL) != CTL_TURN_READY)
 			continue;
 		memset(sc, 0, sizeof(*sc));
 		sc->component = comp;
@@ -663,7 +676,7 @@ static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const st
 		sc->flags = SDP_CAND_F_RADDR;
 		ice_addr_set_v4(&sc->raddr, ip, (uint16_t)(port + comp - 1));
 		snprintf(sc->foundation, sizeof(sc->foundation), "2");
-		sc->priority = ice_cand_priority(ICE_DIALECT_RFC8445, ICE_CAND_RELAY, CTL_TURN_LOCAL_PREF, comp);
+		sc->priority = ice_cand_priority(d, ICE_CAND_RELAY, CTL_TURN_LOCAL_PREF, comp);
 		n++;
 	}
 	return n;
@@ -783,10 +796,15 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 			lo->ufrag = side_b ? m->ufrag_b : m->ufrag_a;
 			lo->pwd = side_b ? m->pwd_b : m->pwd_a;
 			lo->n_cand = 0;
-			if (!(side_b && m->relay_only_b))
+			if (!(side_b ? m->relay_only_b : m->relay_only_a))
 				lo->n_cand = host_cands(cands[i], ip, port, m->mux);
 			if (side_b && m->relay_b)
-				lo->n_cand += relay_cands(c, call, m, cands[i] + lo->n_cand, ip, port);
+				lo->n_cand += relay_cands(c, call, m, m->slot_b, ICE_DIALECT_RFC8445,
+							  cands[i] + lo->n_cand, ip, port);
+			if (!side_b && m->relay_a)
+				lo->n_cand += relay_cands(c, call, m, m->slot_a,
+							  (enum ice_dialect)m->dialect_a,
+							  cands[i] + lo->n_cand, ip, port);
 			lo->cand = cands[i];
 			lo->form = side_b ? (m->b_described ? form_of(m->dialect_b) : CTL_FORM_PEER)
 				   : form_of(m->dialect_a);
@@ -954,6 +972,9 @@ static bool reoffer_keeps_legs(const struct ctl_call *call, const struct ctl_sdp
 	return true;
 }
 
+static void permit_remotes(struct ctl *c, unsigned w, uint32_t slot, const struct ctl_sdp_media *pm,
+			   uint64_t now);
+
 /* The same endpoint again: tell leg a what its SDP now says. The [MS-ICE] final offer
  * (a=remote-candidate:<id>, once the offerer's checks completed) nominates the pair it names on
  * an MS-ICE leg; an RFC 8445 / MS-ICE2 final offer's a=remote-candidates name the pair the
@@ -982,6 +1003,8 @@ static long reoffer_in_place(struct ctl *c, const struct ng_request *r, struct c
 		}
 		if (submit(c, call->worker, cmd) < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
+		if (m->relay_a)
+			permit_remotes(c, call->worker, m->slot_a, pm, now);
 	}
 	n = rewrite_body(c, r, b, call, true, r->ice == NG_ICE_FORCE || r->ice == NG_ICE_FORCE_RELAY,
 			 c->out, REPLY_MAX);
@@ -1178,6 +1201,12 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		if (!ca->start)
 			ca->cfg.ice = ca->cfg.ice && da == ICE_DIALECT_MSICE;
 		m->ice_a = m->ice_a && (ca->cfg.ice || r->ice == NG_ICE_FORCE);
+		/* relays for leg a too (it faces the offerer; the answer advertises them):
+		 * allocated now, beside leg b's, given to its agent as they come (it pairs them
+		 * while its checks run). Not for an MS-ICE (draft-06) leg, whose candidates carry
+		 * per-candidate credentials the rewrite does not write for relays. */
+		m->relay_a = ca->cfg.ice && m->ice_a && da != ICE_DIALECT_MSICE &&
+			     ctl_turn_servers(c->turn);
 
 		/* leg b faces the answerer: it waits for the answer. RFC 8445 until the answer
 		 * says otherwise (answer_leg_b makes it again in the answerer's dialect). */
@@ -1190,6 +1219,14 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		ca->cfg.ice_cfg.pwd = ca->rc_mspwd[DP_CMD_MAX_RC - 1];
 		if (ca->nrc == DP_CMD_MAX_RC)
 			ca->nrc--; /* the last slot carries the credentials */
+		if (m->relay_a) {
+			/* an answer with ICE=force-relay makes leg a again from this */
+			m->a_create = malloc(sizeof(*m->a_create));
+			if (m->a_create)
+				*m->a_create = *ca;
+			else
+				m->relay_a = false;
+		}
 		if (submit(c, w, ca) < 0 || submit(c, w, cb) < 0) {
 			delete_call(c, call);
 			return reply_error(c, r, "worker busy, try again", out, cap);
@@ -1200,6 +1237,9 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 				if (ctl_turn_start(c->turn, w, m->slot_b, comp, now * 1000) == 0)
 					relays++;
 		}
+		/* leg a's: the offer's reply does not wait for them, the answer's does */
+		for (uint8_t comp = 1; m->relay_a && comp <= (m->mux ? 1 : 2); comp++)
+			ctl_turn_start(c->turn, w, m->slot_a, comp, now * 1000);
 	}
 	if (relays) {
 		c->pending_call = call;
@@ -1356,6 +1396,148 @@ static int answer_leg_b(struct ctl *c, struct ctl_call *call, unsigned i,
 	return submit(c, call->worker, cmd) < 0 ? -EBUSY : 0;
 }
 
+/* CreatePermission on leg a's relays for the offerer's addresses: the candidates and
+ * default address its offer gave leg a (kept in leg a's create). */
+static void permit_offerer(struct ctl *c, unsigned w, uint32_t slot, const struct dp_cmd *ca,
+			   uint64_t now)
+{
+	for (unsigned k = 0; k < ca->nrc; k++)
+		ctl_turn_permit(c->turn, w, slot, &ca->rc[k].addr, now * 1000);
+	for (unsigned k = 0; k < 2; k++)
+		if (ca->def_remote[k].family)
+			ctl_turn_permit(c->turn, w, slot, &ca->def_remote[k], now * 1000);
+}
+
+/* Any of leg a's relays still being allocated? Past the deadline they are given up. */
+static bool leg_a_settled(struct ctl *c, struct ctl_call *call, bool give_up)
+{
+	bool done = true;
+
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		struct ctl_media *m = &call->media[i];
+
+		if (!m->active || !m->relay_a)
+			continue;
+		for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++) {
+			if (ctl_turn_state(c->turn, call->worker, m->slot_a, comp, NULL, NULL) != CTL_TURN_PENDING)
+				continue;
+			if (give_up)
+				ctl_turn_abort(c->turn, call->worker, m->slot_a, comp);
+			else
+				done = false;
+		}
+	}
+	return done;
+}
+
+/*
+ * The first answer settles leg a once its relays are allocated or given up: their ICEWarn
+ * bits noted, permissions asked for the offerer's addresses, and with the answer's
+ * ICE=force-relay (rtpengine: a message's flags apply to the SDP it produces, here the answer
+ * going to the offerer) leg a made again at its slot and port, with its credentials and the
+ * offerer's side, but relay-only: the agent that ran since the offer with host candidates is
+ * deleted, the new one gets the relays and only then starts (no relay: it stays idle). Its
+ * checks start over; the offerer heard of none of its candidates before this answer.
+ */
+static void settle_leg_a(struct ctl *c, struct ctl_call *call, uint64_t now)
+{
+	unsigned w = call->worker;
+
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		struct ctl_media *m = &call->media[i];
+		struct dp_cmd *ca = m->a_create, *del, *go;
+		bool any = false;
+
+		if (!m->active || !ca)
+			continue;
+		m->a_create = NULL;
+		for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++) {
+			uint32_t x = 0;
+			enum ctl_turn_state st = ctl_turn_state(c->turn, w, m->slot_a, comp, NULL, &x);
+
+			if (st != CTL_TURN_NONE)
+				m->turn_warn_a |= x;
+			any |= st == CTL_TURN_READY;
+		}
+		permit_offerer(c, w, m->slot_a, ca, now);
+		if (!m->relay_only_a) {
+			free(ca);
+			continue;
+		}
+		del = calloc(1, sizeof(*del));
+		go = calloc(1, sizeof(*go));
+		if (!del || !go) {
+			free(del);
+			free(go);
+			free(ca);
+			continue;
+		}
+		note_outcome(c, w, m->slot_a, m->turn_warn_a);
+		del->type = DP_CMD_DELETE;
+		del->slot = m->slot_a;
+		del->peer = DP_NO_LEG;
+		ca->cfg.relay_only = true;
+		ca->peer = m->slot_b; /* the delete unpaired leg b */
+		ca->cfg.ice_cfg.ufrag = ca->rc_msid[DP_CMD_MAX_RC - 1];
+		ca->cfg.ice_cfg.pwd = ca->rc_mspwd[DP_CMD_MAX_RC - 1];
+		ca->result = 0;
+		go->type = DP_CMD_REMOTE;
+		go->slot = m->slot_a;
+		go->peer = DP_NO_LEG;
+		go->start = ca->start && any;
+		ca->start = 0;
+		c->st.leg_remakes++;
+		if (submit(c, w, del) < 0) {
+			free(ca);
+			free(go);
+			continue;
+		}
+		if (submit(c, w, ca) < 0) {
+			free(go);
+			continue;
+		}
+		ctl_turn_reinstall(c->turn, w, m->slot_a);
+		if (submit(c, w, go) < 0)
+			c->st.errors++;
+	}
+}
+
+/* The answer's reply: leg a settled, the SDP rewritten with leg a's ports and candidates,
+ * the ICEWarn bits of leg a's relays that failed in the warning. */
+static long answer_reply(struct ctl *c, const struct ng_request *r, const struct ctl_body *body,
+			 struct ctl_call *call, uint64_t now, char *out, size_t cap)
+{
+	char warn[256];
+	uint32_t bits = 0;
+	long n;
+	int wl;
+
+	settle_leg_a(c, call, now);
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		struct ctl_media *m = &call->media[i];
+
+		if (!m->active)
+			continue;
+		if (!m->relay_a) {
+			bits |= m->turn_warn_a; /* force-relay without TURN: 0x80000 */
+			continue;
+		}
+		for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++)
+			if (ctl_turn_state(c->turn, call->worker, m->slot_a, comp, NULL, NULL) == CTL_TURN_FAILED)
+				bits |= m->turn_warn_a;
+	}
+	n = rewrite_body(c, r, body, call, false, false, c->out, REPLY_MAX);
+	if (n < 0)
+		return reply_error(c, r, "cannot rewrite SDP", out, cap);
+	wl = ng_request_warning(r, warn, sizeof(warn));
+	if (wl < 0)
+		wl = 0;
+	if (bits)
+		snprintf(warn + wl, sizeof(warn) - (size_t)wl, "%sTURN relay not allocated (ICEWarn 0x%x)",
+			 wl ? "; " : "", bits);
+	return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, warn[0] ? warn : NULL);
+}
+
 static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size_t cap, uint64_t now)
 {
 	char id[CALLID_MAX + 1];
@@ -1391,10 +1573,26 @@ static long do_answer(struct ctl *c, const struct ng_request *r, char *out, size
 		if (e < 0)
 			return reply_error(c, r, "worker busy, try again", out, cap);
 	}
-	n = rewrite_body(c, r, &body, call, false, false, c->out, REPLY_MAX);
-	if (n < 0)
-		return reply_error(c, r, "cannot rewrite SDP", out, cap);
-	return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, NULL);
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		struct ctl_media *m = &call->media[i];
+
+		/* the first answer decides whether leg a is relay-only (see settle_leg_a) */
+		if (!m->active || !m->ice_a || (m->relay_a && !m->a_create))
+			continue;
+		if (m->relay_a) {
+			m->relay_only_a = r->ice == NG_ICE_FORCE_RELAY;
+		} else if (r->ice == NG_ICE_FORCE_RELAY && !m->relay_only_a) {
+			/* relays demanded, none to be had: no candidate at all, 0x80000 */
+			m->relay_only_a = true;
+			if (!ctl_turn_servers(c->turn))
+				m->turn_warn_a |= CTL_TURN_WARN_NO_SERVER;
+		}
+	}
+	if (!leg_a_settled(c, call, false)) {
+		c->pending_call = call;
+		return PENDING_REPLY;
+	}
+	return answer_reply(c, r, &body, call, now, out, cap);
 }
 
 static const char *ice_state(const struct dp_leg *l)
@@ -1531,15 +1729,15 @@ static void add_trace(struct ctl *c, struct ng_benc_doc *d, int ld, unsigned wor
 		ng_benc_dict_add_int(d, ld, "trace-dropped", more);
 }
 
-/* Leg b's ICEWarn bits from its relays: those noted when its reply went, and any since
+/* A leg's ICEWarn bits from its relays: those noted when its reply went, and any since
  * (a refresh that failed). */
-static uint32_t leg_turn_warn(const struct ctl *c, const struct ctl_call *call,
-			      const struct ctl_media *m)
+static uint32_t leg_turn_warn(const struct ctl *c, const struct ctl_call *call, uint32_t slot,
+			      uint32_t noted)
 {
-	uint32_t w = m->turn_warn_b, x;
+	uint32_t w = noted, x;
 
 	for (uint8_t comp = 1; comp <= 2; comp++)
-		if (ctl_turn_state(c->turn, call->worker, m->slot_b, comp, NULL, &x) != CTL_TURN_NONE)
+		if (ctl_turn_state(c->turn, call->worker, slot, comp, NULL, &x) != CTL_TURN_NONE)
 			w |= x;
 	return w;
 }
@@ -1576,7 +1774,9 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				int64_t lost = expected - (int64_t)l->rtp.received;
 				ng_benc_dict_add_cstr(d, ld, "ICE", ice_state(l));
 				ng_benc_dict_add_int(d, ld, "ICEWarn",
-						     ice_agent_warn(&l->agent) | (k ? leg_turn_warn(c, call, m) : 0));
+						     ice_agent_warn(&l->agent) |
+							     (k ? leg_turn_warn(c, call, m->slot_b, m->turn_warn_b)
+								: leg_turn_warn(c, call, m->slot_a, m->turn_warn_a)));
 				if ((l->flags & DP_LEG_ICE) && ice_agent_selected(&l->agent, 1, &lo, &re) == 0) {
 					snprintf(sel, sizeof(sel), "%s <-> %s", ice_addr_fmt(&lo, a1, sizeof(a1)),
 						 ice_addr_fmt(&re, a2, sizeof(a2)));
@@ -1592,10 +1792,11 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 				ng_benc_dict_add_int(d, ld, "RTP-lost", lost > 0 ? lost : 0);
 				ng_benc_dict_add_int(d, ld, "jitter-us",
 						     (int64_t)(l->rtp.jitter >> 4) * 1000000 / l->rtp.clock_hz);
-				if (k && m->relay_b) {
+				if (k ? m->relay_b : m->relay_a) {
 					struct ice_addr rel;
 
-					if (ctl_turn_state(c->turn, call->worker, m->slot_b, 1, &rel, NULL) ==
+					if (ctl_turn_state(c->turn, call->worker, k ? m->slot_b : m->slot_a, 1,
+							   &rel, NULL) ==
 					    CTL_TURN_READY)
 						add_copy(d, ld, "relayed-address", ice_addr_fmt(&rel, a1, sizeof(a1)),
 							 &tout);
@@ -1787,6 +1988,7 @@ size_t ctl_handle_from(struct ctl *c, const char *msg, size_t len, char *out, si
 			p->len = len;
 			p->cookie_off = (size_t)(r.cookie.p - msg);
 			p->cookie_len = r.cookie.n;
+			p->answer = r.cmd == NG_CMD_ANSWER;
 			snprintf(p->call_id, sizeof(p->call_id), "%s", call->call_id);
 			if (peer)
 				p->peer = *peer;
@@ -1826,8 +2028,8 @@ static bool relays_settled(struct ctl *c, struct ctl_call *call, bool give_up)
 	return done;
 }
 
-/* The deferred offer reply: the request parsed again, the SDP rewritten with what the relays
- * gave; the ICEWarn bits of failed relays in the reply's warning. */
+/* The deferred offer (or answer) reply: the request parsed again, the SDP rewritten with what
+ * the relays gave; the ICEWarn bits of failed relays in the reply's warning. */
 static long finish_pending(struct ctl *c, struct ctl_pending *p, struct ctl_call *call, char *out,
 			   size_t cap)
 {
@@ -1842,17 +2044,20 @@ static long finish_pending(struct ctl *c, struct ctl_pending *p, struct ctl_call
 	memset(&r, 0, sizeof(r));
 	ng_benc_init(&d, c->nodes, NG_NODES_MAX);
 	if (ng_request_parse(&r, &d, p->msg, p->len) < 0)
-		return reply_error(c, &r, "offer no longer parses", out, cap);
+		return reply_error(c, &r, p->answer ? "answer no longer parses" : "offer no longer parses",
+				   out, cap);
 	if (!call)
 		return reply_error(c, &r, "call deleted while its relays were allocated", out, cap);
 	if (ctl_body_split(&body, r.sdp.p, r.sdp.n) < 0 || parse_part(c, &r, &body, body.primary) < 0 ||
 	    c->sdp->n_media != call->nmedia)
 		return reply_error(c, &r, "cannot parse SDP", out, cap);
+	if (p->answer)
+		return answer_reply(c, &r, &body, call, c->now_ms, out, cap);
 	for (unsigned i = 0; i < call->nmedia; i++) {
 		struct ctl_media *m = &call->media[i];
 
 		if (m->active && m->relay_b) {
-			m->turn_warn_b |= leg_turn_warn(c, call, m);
+			m->turn_warn_b |= leg_turn_warn(c, call, m->slot_b, m->turn_warn_b);
 			for (uint8_t comp = 1; comp <= (m->mux ? 1 : 2); comp++)
 				if (ctl_turn_state(c->turn, call->worker, m->slot_b, comp, NULL, NULL) ==
 				    CTL_TURN_FAILED)
@@ -1882,7 +2087,8 @@ size_t ctl_poll(struct ctl *c, uint64_t now, char *out, size_t cap, struct ctl_p
 		struct ctl_call *call = find_call(c, p->call_id);
 		long n;
 
-		if (call && !relays_settled(c, call, now >= p->deadline_ms))
+		if (call && !(p->answer ? leg_a_settled(c, call, now >= p->deadline_ms)
+					: relays_settled(c, call, now >= p->deadline_ms)))
 			continue;
 		n = finish_pending(c, p, call, out, cap);
 		*pp = p->next;

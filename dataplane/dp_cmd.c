@@ -75,8 +75,8 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 				     cmd->turn.len);
 		break;
 	case DP_CMD_LOCAL_CAND:
-		r = dp_core_leg_add_relay(c, cmd->slot, cmd->turn.comp, &cmd->turn.relayed,
-					  &cmd->turn.dst, cmd->turn.local_pref);
+		r = dp_core_leg_add_relay_at(c, cmd->slot, cmd->turn.comp, &cmd->turn.relayed,
+					     &cmd->turn.dst, cmd->turn.local_pref, now);
 		break;
 	case DP_CMD_TURN_CHAN:
 		r = -EINVAL;

@@ -514,6 +514,14 @@ int dp_core_leg_add_relay(struct dp_core *c, uint32_t leg, uint8_t comp,
 			  const struct ice_addr *relayed, const struct ice_addr *server,
 			  uint16_t local_pref)
 {
+	return dp_core_leg_add_relay_at(c, leg, comp, relayed, server, local_pref,
+					leg_ok(c, leg) ? c->legs[leg].agent.start_us : 0);
+}
+
+int dp_core_leg_add_relay_at(struct dp_core *c, uint32_t leg, uint8_t comp,
+			     const struct ice_addr *relayed, const struct ice_addr *server,
+			     uint16_t local_pref, uint64_t now)
+{
 	struct dp_leg *l;
 	struct dp_turn_comp *tc;
 
@@ -528,8 +536,10 @@ int dp_core_leg_add_relay(struct dp_core *c, uint32_t leg, uint8_t comp,
 	tc->has_relay = 1;
 	l->flags |= DP_LEG_TURN;
 	if ((l->flags & DP_LEG_ICE) &&
-	    ice_agent_add_local(&l->agent, comp, ICE_CAND_RELAY, relayed, -1, local_pref) < 0)
+	    ice_agent_add_local_at(&l->agent, now, comp, ICE_CAND_RELAY, relayed, -1, local_pref) < 0)
 		return -ENOSPC;
+	/* a running agent pairs it now: its checks are due */
+	rearm(c, leg);
 	return 0;
 }
 

@@ -220,6 +220,10 @@ int dp_core_leg_send(struct dp_core *c, uint32_t leg, uint8_t comp, const struct
 int dp_core_leg_add_relay(struct dp_core *c, uint32_t leg, uint8_t comp,
 			  const struct ice_addr *relayed, const struct ice_addr *server,
 			  uint16_t local_pref);
+/** The same at now_us: a running agent pairs it now (its trace lines stamped now). */
+int dp_core_leg_add_relay_at(struct dp_core *c, uint32_t leg, uint8_t comp,
+			     const struct ice_addr *relayed, const struct ice_addr *server,
+			     uint16_t local_pref, uint64_t now_us);
 /** Learn a next hop (static ARP entry or the default gateway). */
 void dp_core_arp_add(struct dp_core *c, uint32_t ip, const uint8_t mac[6]);
 

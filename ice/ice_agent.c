@@ -327,8 +327,18 @@ static void fnd_string(const struct ice_cand *c, const struct ice_addr *base, ch
 			 fnv1a(base->ip, 16, 2166136261u));
 }
 
+static void pair_local(struct ice_agent *a, uint64_t now, unsigned l);
+
 int ice_agent_add_local(struct ice_agent *a, uint8_t comp, enum ice_cand_type type,
 			const struct ice_addr *addr, int base_idx, uint16_t local_pref)
+{
+	/* no clock here: a running agent's new pairs are due at once, traced at its start */
+	return ice_agent_add_local_at(a, a->start_us, comp, type, addr, base_idx, local_pref);
+}
+
+int ice_agent_add_local_at(struct ice_agent *a, uint64_t now, uint8_t comp,
+			   enum ice_cand_type type, const struct ice_addr *addr, int base_idx,
+			   uint16_t local_pref)
 {
 	struct ice_cand *c;
 	const struct ice_addr *base;
@@ -378,6 +388,18 @@ int ice_agent_add_local(struct ice_agent *a, uint8_t comp, enum ice_cand_type ty
 		}
 	}
 	a->nlocal++;
+	if (a->state != ICE_STATE_NEW && tracing(a)) {
+		char as[ICE_ADDR_STRLEN];
+		trace(a, now, "Candidate %u added: comp_id=%u, type=%s, foundation=%s, addr=%s, "
+			      "prio=0x%x (%u) (trickled)", idx, comp, ice_cand_type_name(type),
+		      c->fnd_str, ice_addr_fmt(&c->addr, as, sizeof(as)), c->prio, c->prio);
+	}
+	/* RFC 8838 §8.1.1: a local candidate gathered after the checks began is paired with
+	 * the remote candidates known so far; a completed agent keeps its selected pairs and
+	 * checks no more (RFC 8445 §8.1.2), a failed one stays failed; a lite agent pairs as
+	 * it did at its start and still sends nothing */
+	if (a->state == ICE_STATE_RUNNING && type != ICE_CAND_PRFLX)
+		pair_local(a, now, idx);
 	return (int)idx;
 }
 
@@ -587,6 +609,97 @@ static int cmp_pair_desc(const void *x, const void *y, void *ctx)
 static uint32_t pair_fnd(const struct ice_agent *a, const struct ice_pair *p)
 {
 	return a->local[p->local].fnd * 31u + a->remote[p->remote].fnd;
+}
+
+/* Where a pair formed while the checks run goes in at the cap: in place of the
+ * lowest-priority pair below it that nothing refers to yet (Frozen or Waiting, not queued
+ * as triggered), as the cap at the start keeps the highest-priority pairs (RFC 8445
+ * §6.1.2.5). -1 when every pair ranks above it. */
+static int pair_victim(const struct ice_agent *a, uint64_t prio)
+{
+	int worst = -1;
+
+	for (unsigned i = 0; i < a->npairs; i++) {
+		const struct ice_pair *p = &a->pairs[i];
+
+		if ((p->state != ICE_PAIR_FROZEN && p->state != ICE_PAIR_WAITING) ||
+		    (p->flags & (ICE_PF_TRIGGERED | ICE_PF_TXN_OPEN | ICE_PF_VALID)) ||
+		    PRIO(a, p) >= prio)
+			continue;
+		if (worst < 0 || PRIO(a, p) < PRIO(a, &a->pairs[worst]))
+			worst = (int)i;
+	}
+	return worst;
+}
+
+/* Pairs local candidate l, gathered while the checks run, with every remote candidate of
+ * its component and family (RFC 8838 §8.1.1): its base stands for it (§6.1.2.4), a pair
+ * already there is pruned. A new pair is Waiting, or Frozen when a pair of its foundation
+ * is already Waiting or In Progress (that one's success unfreezes it, §7.2.5.3.3). The
+ * scheduler picks the highest-priority Waiting pair wherever it sits in the list. */
+static void pair_local(struct ice_agent *a, uint64_t now, unsigned l)
+{
+	const struct ice_cand *lc = &a->local[l];
+	unsigned base = lc->base;
+	bool added = false;
+	char ps[128];
+
+	for (unsigned r = 0; r < a->nremote; r++) {
+		const struct ice_cand *rc = &a->remote[r];
+		enum ice_pair_state st = ICE_PAIR_WAITING;
+		uint32_t f;
+		int pi;
+
+		if (rc->comp != lc->comp || rc->addr.family != lc->addr.family)
+			continue;
+		if (find_pair(a, base, r) >= 0) {
+			if (tracing(a)) {
+				struct ice_pair tmp = {.local = (uint8_t)l, .remote = (uint8_t)r,
+						       .comp = lc->comp};
+				trace(a, now, "Check %u: %s pruned (%s)", a->npairs,
+				      pair_str(a, &tmp, ps, sizeof(ps)),
+				      base != l ? "equal base" : "duplicate found");
+			}
+			continue;
+		}
+		if (a->npairs >= a->cfg.max_pairs) {
+			int v = pair_victim(a, pair_prio(a, base, r));
+
+			if (v < 0) {
+				a->stats.pairs_dropped++;
+				continue;
+			}
+			if (tracing(a))
+				trace(a, now, "Check %d: %s dropped for a higher-priority pair", v,
+				      pair_str(a, &a->pairs[v], ps, sizeof(ps)));
+			a->stats.pairs_dropped++;
+			/* in place: indices of the other pairs (selected, triggered, events) hold */
+			memset(&a->pairs[v], 0, sizeof(a->pairs[v]));
+			a->pairs[v].local = (uint8_t)base;
+			a->pairs[v].remote = (uint8_t)r;
+			a->pairs[v].comp = lc->comp;
+			a->pairs[v].valid_local = NONE;
+			a->pairs[v].next_us = NEVER;
+			pi = v;
+			if (tracing(a))
+				trace(a, now, "Check %d: %s added", pi,
+				      pair_str(a, &a->pairs[pi], ps, sizeof(ps)));
+		} else {
+			pi = add_pair(a, now, base, r, ICE_PAIR_WAITING);
+			if (pi < 0)
+				continue;
+		}
+		f = pair_fnd(a, &a->pairs[pi]);
+		for (unsigned j = 0; j < a->npairs; j++)
+			if ((int)j != pi && pair_fnd(a, &a->pairs[j]) == f &&
+			    (a->pairs[j].state == ICE_PAIR_WAITING ||
+			     a->pairs[j].state == ICE_PAIR_IN_PROGRESS))
+				st = ICE_PAIR_FROZEN;
+		a->pairs[pi].state = (uint8_t)st;
+		added = true;
+	}
+	if (added)
+		arm_checks(a, now);
 }
 
 static void replay_early(struct ice_agent *a, uint64_t now);

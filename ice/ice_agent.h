@@ -231,6 +231,20 @@ int ice_agent_init(struct ice_agent *a, const struct ice_config *cfg);
  */
 int ice_agent_add_local(struct ice_agent *a, uint8_t comp, enum ice_cand_type type,
 			const struct ice_addr *addr, int base_idx, uint16_t local_pref);
+/**
+ * The same, at now_us. On a running full agent (a candidate gathered late: a TURN relay
+ * allocated after the checks began; RFC 8838 §8.1.1) it is paired at once with the remote
+ * candidates of its component and family, pruned as at the start (a base already paired
+ * with a remote is not paired again), each new pair Waiting unless a pair of its foundation
+ * is Waiting or In Progress (then Frozen); at the pair cap it takes the place of the
+ * lowest-priority Frozen / Waiting pair below it, or is dropped and counted. A completed
+ * agent keeps the candidate and its selected pairs and checks no more; a failed one stays
+ * failed; a lite one pairs as at its start (and sends no check).
+ * ice_agent_add_local on a running agent behaves the same with its checks due at once.
+ */
+int ice_agent_add_local_at(struct ice_agent *a, uint64_t now_us, uint8_t comp,
+			   enum ice_cand_type type, const struct ice_addr *addr, int base_idx,
+			   uint16_t local_pref);
 
 /** MS-ICE: local candidate credentials (base64 strings as in SDP); generated when unset. */
 int ice_agent_local_ms_cred(struct ice_agent *a, int cand, char *id_b64, size_t idlen,

@@ -33,6 +33,7 @@ struct fsrv {
 	uint32_t last_lifetime;
 	unsigned nperm;
 	struct ice_addr perm[8];
+	unsigned nalloc;         /* allocations made: each gets the next relayed port */
 };
 
 struct frame {
@@ -48,6 +49,9 @@ struct fake {
 	unsigned nq;
 	unsigned dropped;
 	unsigned rx_dropped;     /* server answers the core did not take */
+	bool hold_a;             /* what leg a's port sends is held back (a slow server) */
+	struct frame held[16];
+	unsigned nheld;
 	struct fsrv srv[3];
 	unsigned nsrv;
 	uint64_t now_ms;
@@ -133,8 +137,11 @@ static int serve(struct fsrv *s, const uint8_t *req, size_t len, uint8_t *out, s
 	if (m.method == TURN_M_ALLOCATE) {
 		struct ice_addr mapped;
 
+		struct ice_addr rel = s->relayed;
+
 		ice_addr_set_v4(&mapped, GW_IP, 30000);
-		stun_build_addr(&b, TURN_A_XOR_RELAYED_ADDRESS, &s->relayed);
+		rel.port = (uint16_t)(rel.port + s->nalloc++);
+		stun_build_addr(&b, TURN_A_XOR_RELAYED_ADDRESS, &rel);
 		stun_build_addr(&b, STUN_A_XOR_MAPPED_ADDRESS, &mapped);
 	}
 	if (m.method == TURN_M_ALLOCATE || m.method == TURN_M_REFRESH)
@@ -161,6 +168,16 @@ static void pump(struct fake *f)
 			continue;
 		ice_addr_set_v4(&dst, dp_rd32(ip + 16), dp_rd16(udp + 2));
 		ice_addr_set_v4(&src, dp_rd32(ip + 12), dp_rd16(udp));
+		if (f->hold_a && f->core.port_map[src.port]) {
+			const struct dp_leg *l = &f->core.legs[f->core.port_map[src.port] - 1];
+			size_t nl = strlen(l->name);
+
+			if (nl && l->name[nl - 1] == 'a') {
+				if (f->nheld < 16)
+					f->held[f->nheld++] = fr;
+				continue;
+			}
+		}
 		for (unsigned i = 0; i < f->nsrv; i++) {
 			struct fsrv *s = &f->srv[i];
 
@@ -292,8 +309,8 @@ static bool get_str(const struct ng_benc_doc *d, const struct ng_benc_node *dict
 	return true;
 }
 
-/* ICEWarn of leg b (the second leg of the only section) from a query. */
-static int64_t query_warn_b(struct fake *f, const char *callid, char *relayed, size_t cap)
+/* ICEWarn of leg a or b of the only section from a query, and its relayed address. */
+static int64_t query_warn(struct fake *f, const char *callid, int k, char *relayed, size_t cap)
 {
 	static char msg[1024], out[65536];
 	struct ng_benc_doc d;
@@ -307,7 +324,8 @@ static int64_t query_warn_b(struct fake *f, const char *callid, char *relayed, s
 	assert_non_null(legs);
 	lb = ng_benc_first(&d, legs);
 	assert_non_null(lb);
-	lb = ng_benc_next(&d, lb);
+	if (k)
+		lb = ng_benc_next(&d, lb);
 	assert_non_null(lb);
 	w = ng_benc_dict_get(&d, lb, "ICEWarn");
 	assert_non_null(w);
@@ -316,6 +334,11 @@ static int64_t query_warn_b(struct fake *f, const char *callid, char *relayed, s
 		get_str(&d, lb, "relayed-address", relayed, cap);
 	}
 	return w->ival;
+}
+
+static int64_t query_warn_b(struct fake *f, const char *callid, char *relayed, size_t cap)
+{
+	return query_warn(f, callid, 1, relayed, cap);
 }
 
 /* Offer, then poll until the deferred reply comes out; returns its SDP and warning. */
@@ -392,7 +415,8 @@ static void test_force_relay_flow(void **state)
 	assert_non_null(strstr(sdp, "a=candidate:2 1 UDP 16777215 192.0.2.200 49152 typ relay raddr 203.0.113.1 rport "));
 	assert_null(strstr(sdp, "typ host"));
 	assert_string_equal(warn, "");
-	assert_int_equal(f.srv[0].seen[TURN_M_ALLOCATE], 2); /* unsigned, 401, signed */
+	/* unsigned, 401, signed: for leg b, and for leg a (its relay waits for the answer) */
+	assert_int_equal(f.srv[0].seen[TURN_M_ALLOCATE], 4);
 	/* the leg's agent has it, its own base, and no host candidate */
 	lb = leg_b(&f);
 	assert_non_null(lb);
@@ -420,7 +444,7 @@ static void test_force_relay_flow(void **state)
 		}
 		assert_true(ha && hb);
 	}
-	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->allocated, 1);
+	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->allocated, 2);
 
 	/* delete: Deallocate (Refresh with LIFETIME 0) from the leg's port, then the leg goes */
 	f.srv[0].last_lifetime = 99;
@@ -428,10 +452,10 @@ static void test_force_relay_flow(void **state)
 	assert_true(ctl_handle(f.ctl, msg, n, out, sizeof(out), f.now_ms) > 0);
 	assert_int_equal(f.rx_dropped, 0);
 	pump(&f);
-	/* its answer finds the leg gone: dropped on the core, nothing left to answer it */
-	assert_int_equal(f.rx_dropped, 1);
-	assert_int_equal(f.core.st.drops[DP_DROP_NO_LEG], 1);
-	assert_int_equal(f.srv[0].seen[TURN_M_REFRESH], 1);
+	/* its answers find the legs gone: dropped on the core, nothing left to answer them */
+	assert_int_equal(f.rx_dropped, 2);
+	assert_int_equal(f.core.st.drops[DP_DROP_NO_LEG], 2);
+	assert_int_equal(f.srv[0].seen[TURN_M_REFRESH], 2);
 	assert_int_equal(f.srv[0].last_lifetime, 0);
 	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->active, 0);
 	assert_int_equal(f.core.active, 0);
@@ -562,6 +586,273 @@ static void test_several_servers_failover(void **state)
 	fail_case("several", CTL_TURN_WARN_SEVERAL | TURN_WARN_UNREACHABLE, true);
 }
 
+
+static const struct dp_leg *leg_named(struct fake *f, const char *suffix)
+{
+	for (uint32_t i = 0; i < f->core.nlegs; i++)
+		if ((f->core.legs[i].flags & DP_LEG_USED) && strstr(f->core.legs[i].name, suffix))
+			return &f->core.legs[i];
+	return NULL;
+}
+
+static bool permitted(const struct fsrv *s, const char *ip)
+{
+	struct ice_addr a;
+
+	ice_addr_parse(&a, ip);
+	for (unsigned i = 0; i < s->nperm; i++)
+		if (ice_addr_eq_ip(&s->perm[i], &a))
+			return true;
+	return false;
+}
+
+/* An answer: its reply now (returned), or deferred (0, *pending) for ctl_poll. */
+static size_t answer(struct fake *f, const char *cookie, const char *callid, const char *ice,
+		     char *out, size_t cap, bool *pending)
+{
+	static char msg[8192];
+	size_t n = ng_msg(msg, sizeof(msg), cookie, "answer", callid, "ttag", answer_sdp, ice);
+
+	return ctl_handle_from(f->ctl, msg, n, out, cap, f->now_ms, NULL, pending);
+}
+
+static void reply_sdp(const char *buf, size_t n, const char *cookie, char *sdp, size_t cap,
+		      char *warn, size_t wcap)
+{
+	struct ng_benc_doc d;
+	const struct ng_benc_node *dict = reply_dict(&d, buf, n, cookie);
+	char res[32];
+
+	assert_true(get_str(&d, dict, "result", res, sizeof(res)));
+	assert_string_equal(res, "ok");
+	assert_true(get_str(&d, dict, "sdp", sdp, cap));
+	warn[0] = 0;
+	get_str(&d, dict, "warning", warn, wcap);
+}
+
+/* TURN configured, no flags: leg a's relay is allocated at the offer next to leg b's, given
+ * to its running agent (which pairs it with the offerer's candidate), advertised in the
+ * answer after its host candidate with a relay's priority; permissions for the offerer's
+ * addresses; query shows it; delete deallocates both legs' relays. */
+static void test_leg_a_relay_in_answer(void **state)
+{
+	static struct fake f;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], out[65536], rel[64], want[160];
+	const struct dp_leg *la;
+	bool pending;
+	size_t n;
+	char *h, *r;
+
+	(void)state;
+	turn_cfg(&tc);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.200:3478");
+	mk(&f, &tc);
+	add_srv(&f, NULL, "192.0.2.200:3478", "192.0.2.200:49152");
+	offer_deferred(&f, "o3", "call-a@x", NULL, 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	/* the offer carries leg b's relay only */
+	assert_non_null(strstr(sdp, "192.0.2.200 49152 typ relay"));
+	assert_null(strstr(sdp, "49153"));
+	la = leg_named(&f, "0a");
+	assert_non_null(la);
+	/* leg a's agent ran since the offer; its relay came later and was paired at once */
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
+	assert_int_equal(la->agent.nlocal, 2);
+	assert_int_equal(la->agent.local[1].type, ICE_CAND_RELAY);
+	assert_int_equal(la->agent.npairs, 2);
+	assert_int_equal(la->agent.pairs[1].local, 1);
+	assert_true(la->flags & DP_LEG_TURN);
+	/* no permission before the answer settles leg a */
+	assert_false(permitted(&f.srv[0], "192.0.2.10:0"));
+
+	n = answer(&f, "a3", "call-a@x", NULL, out, sizeof(out), &pending);
+	assert_false(pending);
+	assert_true(n > 0);
+	reply_sdp(out, n, "a3", sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_string_equal(warn, "");
+	snprintf(want, sizeof(want), "a=candidate:2 1 UDP 16777215 192.0.2.200 49153 typ relay raddr 203.0.113.1 rport %u",
+		 la->port);
+	assert_non_null(strstr(sdp, want));
+	h = strstr(sdp, "typ host");
+	r = strstr(sdp, "typ relay");
+	assert_true(h && r && h < r);
+	pump(&f);
+	assert_true(permitted(&f.srv[0], "192.0.2.10:0"));
+	assert_int_equal(query_warn(&f, "call-a@x", 0, rel, sizeof(rel)), 0);
+	assert_string_equal(rel, "192.0.2.200:49153");
+	assert_int_equal(query_warn(&f, "call-a@x", 1, rel, sizeof(rel)), 0);
+	assert_string_equal(rel, "192.0.2.200:49152");
+
+	f.srv[0].seen[TURN_M_REFRESH] = 0;
+	{
+		static char msg[1024];
+		n = ng_msg(msg, sizeof(msg), "d3", "delete", "call-a@x", NULL, NULL, NULL);
+		assert_true(ctl_handle(f.ctl, msg, n, out, sizeof(out), f.now_ms) > 0);
+	}
+	pump(&f);
+	assert_int_equal(f.srv[0].seen[TURN_M_REFRESH], 2); /* a Deallocate from each leg */
+	assert_int_equal(f.srv[0].last_lifetime, 0);
+	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->active, 0);
+	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->released, 2);
+	assert_int_equal(f.failed, 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+/* Leg a's allocation is slow: the answer's reply waits for it (retransmissions swallowed)
+ * and comes from ctl_poll with the relay; or, never answered, after turn-timeout-ms without
+ * it, ICEWarn 0x1 in its warning and in leg a's query. */
+static void deferred_answer(bool server_answers)
+{
+	static struct fake f;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], out[65536], rel[64];
+	struct ctl_peer got;
+	bool pending;
+	size_t n = 0;
+
+	turn_cfg(&tc);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.200:3478");
+	mk(&f, &tc);
+	add_srv(&f, NULL, "192.0.2.200:3478", "192.0.2.200:49152");
+	f.hold_a = true;
+	offer_deferred(&f, "o4", "call-p@x", NULL, 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_true(f.nheld >= 1);
+	assert_int_equal(answer(&f, "a4", "call-p@x", NULL, out, sizeof(out), &pending), 0);
+	assert_true(pending);
+	assert_int_equal(ctl_pending(f.ctl), 1);
+	assert_int_equal(answer(&f, "a4", "call-p@x", NULL, out, sizeof(out), &pending), 0);
+	assert_true(pending);
+	if (server_answers) {
+		f.hold_a = false;
+		for (unsigned i = 0; i < f.nheld; i++)
+			f.q[f.nq++] = f.held[i];
+		f.nheld = 0;
+		pump(&f);
+	}
+	for (uint32_t t = 0; t <= 3000 && !n; t += 100) {
+		f.now_ms += 100;
+		n = ctl_poll(f.ctl, f.now_ms, out, sizeof(out), &got);
+		pump(&f);
+	}
+	assert_true(n > 0);
+	assert_int_equal(ctl_pending(f.ctl), 0);
+	reply_sdp(out, n, "a4", sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_non_null(strstr(sdp, "typ host"));
+	if (server_answers) {
+		assert_string_equal(warn, "");
+		assert_non_null(strstr(sdp, "192.0.2.200 49153 typ relay"));
+		assert_int_equal(query_warn(&f, "call-p@x", 0, rel, sizeof(rel)), 0);
+		assert_true(permitted(&f.srv[0], "192.0.2.10:0"));
+	} else {
+		assert_non_null(strstr(warn, "TURN relay not allocated (ICEWarn 0x1)"));
+		assert_null(strstr(sdp, "typ relay"));
+		assert_int_equal(query_warn(&f, "call-p@x", 0, rel, sizeof(rel)), TURN_WARN_UNREACHABLE);
+		assert_string_equal(rel, "");
+		/* leg b's relay is not concerned */
+		assert_int_equal(query_warn(&f, "call-p@x", 1, rel, sizeof(rel)), 0);
+	}
+	/* the reply is cached: a retransmission gets it again */
+	{
+		static char out2[65536];
+		size_t n2 = answer(&f, "a4", "call-p@x", NULL, out2, sizeof(out2), &pending);
+		assert_false(pending);
+		assert_int_equal(n2, n);
+		assert_memory_equal(out2, out, n);
+	}
+	assert_int_equal(f.failed, 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+static void test_leg_a_deferred_answer(void **state)
+{
+	(void)state;
+	deferred_answer(true);
+}
+
+static void test_leg_a_unreachable(void **state)
+{
+	(void)state;
+	deferred_answer(false);
+}
+
+/* ICE=force-relay on the answer: the answer's SDP has leg a's relay only, and leg a is made
+ * again relay-only (its agent never starts with a host candidate), given its relay, started. */
+static void test_leg_a_force_relay_answer(void **state)
+{
+	static struct fake f;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], out[65536], rel[64];
+	const struct dp_leg *la, *lb;
+	bool pending;
+	size_t n;
+
+	(void)state;
+	turn_cfg(&tc);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.200:3478");
+	mk(&f, &tc);
+	add_srv(&f, NULL, "192.0.2.200:3478", "192.0.2.200:49152");
+	offer_deferred(&f, "o5", "call-fr@x", NULL, 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_non_null(strstr(sdp, "typ host")); /* the offer had no force-relay */
+	n = answer(&f, "a5", "call-fr@x", "force-relay", out, sizeof(out), &pending);
+	assert_true(n > 0);
+	reply_sdp(out, n, "a5", sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_null(strstr(sdp, "typ host"));
+	assert_non_null(strstr(sdp, "a=candidate:2 1 UDP 16777215 192.0.2.200 49153 typ relay"));
+	assert_string_equal(warn, "");
+	la = leg_named(&f, "0a");
+	lb = leg_named(&f, "0b");
+	assert_non_null(la);
+	assert_int_equal(la->agent.nlocal, 1);
+	assert_int_equal(la->agent.local[0].type, ICE_CAND_RELAY);
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
+	assert_true(la->agent.npairs >= 1);
+	assert_true(la->turn.comp[0].has_relay);
+	/* paired with leg b again */
+	assert_int_equal(la->peer, lb->id);
+	assert_int_equal(lb->peer, la->id);
+	assert_int_equal(ctl_stats(f.ctl)->leg_remakes, 1);
+	pump(&f);
+	assert_true(permitted(&f.srv[0], "192.0.2.10:0"));
+	assert_int_equal(query_warn(&f, "call-fr@x", 0, rel, sizeof(rel)), 0);
+	assert_string_equal(rel, "192.0.2.200:49153");
+	/* a second answer (the 200 after a 183) changes nothing on leg a */
+	n = answer(&f, "a6", "call-fr@x", NULL, out, sizeof(out), &pending);
+	reply_sdp(out, n, "a6", sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_null(strstr(sdp, "typ host"));
+	assert_int_equal(ctl_stats(f.ctl)->leg_remakes, 1);
+	assert_int_equal(f.failed, 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+/* force-relay on the answer without TURN: no candidate in it, 0x80000 for leg a. */
+static void test_leg_a_force_relay_no_server(void **state)
+{
+	static struct fake f;
+	static char msg[8192], sdp[8192], warn[256], out[65536];
+	bool pending;
+	size_t n;
+
+	(void)state;
+	mk(&f, NULL);
+	n = ng_msg(msg, sizeof(msg), "o7", "offer", "call-ns@x", NULL, offer_sdp, NULL);
+	n = ctl_handle_from(f.ctl, msg, n, out, sizeof(out), f.now_ms, NULL, &pending);
+	assert_false(pending);
+	assert_true(n > 0);
+	n = answer(&f, "a7", "call-ns@x", "force-relay", out, sizeof(out), &pending);
+	assert_false(pending);
+	reply_sdp(out, n, "a7", sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_null(strstr(sdp, "a=candidate"));
+	assert_non_null(strstr(warn, "ICEWarn 0x80000"));
+	assert_int_equal(query_warn(&f, "call-ns@x", 0, NULL, 0) & CTL_TURN_WARN_NO_SERVER,
+			 CTL_TURN_WARN_NO_SERVER);
+	assert_int_equal(query_warn(&f, "call-ns@x", 1, NULL, 0), 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +863,11 @@ int main(void)
 		cmocka_unit_test(test_alternate_server),
 		cmocka_unit_test(test_no_turn_configured),
 		cmocka_unit_test(test_several_servers_failover),
+		cmocka_unit_test(test_leg_a_relay_in_answer),
+		cmocka_unit_test(test_leg_a_deferred_answer),
+		cmocka_unit_test(test_leg_a_unreachable),
+		cmocka_unit_test(test_leg_a_force_relay_answer),
+		cmocka_unit_test(test_leg_a_force_relay_no_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,16 +16,21 @@
 #                ways; coturn's log shows the allocation, the permission for B and the channel;
 #                after delete, coturn's log shows the allocation released (a Refresh with
 #                LIFETIME 0 from the leg's port) and the session closed
+#   relay-a      the offerer's side relay-only: ICE=force-relay on the answer, so leg a (facing
+#                A) advertises only its relay (allocated at the offer, beside leg b's) in the
+#                answer and is made again without host candidates; A completes ICE with it and
+#                RTP flows A <-> coturn <-> icegw <-> B; the same query and coturn checks for
+#                leg a and A as the relay case makes for leg b and B
 #   credentials  wrong password: offer answered "ok" without relay, ICEWarn 0x4000
 #   unreachable  a port nobody listens on: ICEWarn 0x1 (after turn-timeout-ms)
 #   alternate    the redirecting coturn: 300 with ALTERNATE-SERVER followed, relay on the
 #                first coturn, ICEWarn 0x400000
 #
-# usage: test_turn_call.sh ICEGW NICEPEER [CASE...]   (default: all four); exit 77 = skipped
+# usage: test_turn_call.sh ICEGW NICEPEER [CASE...]   (default: all five); exit 77 = skipped
 set -uo pipefail
 icegw=${1:-} nicepeer=${2:-}
 shift 2 2>/dev/null
-cases=${*:-relay credentials unreachable alternate}
+cases=${*:-relay relay-a credentials unreachable alternate}
 SKIP=77
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
@@ -157,7 +162,7 @@ start_icegw() {
 		--log-level=lib.eal:error --log-level=lib.telemetry:error \
 		--vdev net_af_packet0,iface=vg -- \
 		--ip $GW --ng 127.0.0.1:$NG --port-min $PMIN --port-max $PMAX \
-		--live-clock --duration 120 "$@" \
+		--live-clock --duration 120 ${E2E_TRACE:+--trace "$work/trace-$name.txt"} "$@" \
 		>"$work/icegw-$name.log" 2>&1 &
 	icegw_pid=$!
 	pids+=("$icegw_pid")
@@ -202,11 +207,16 @@ turn_opts() {
 }
 
 # ---------------------------------------------------------------- cases
+# case_relay LEG: the leg (b: facing the answerer B, a: facing the offerer A) made relay-only
 case_relay() {
-	local pa pb pd rel rport
-	echo "== relay"
+	local leg=$1 name=relay pa pb pd rel rport peer other peer_ip other_ip
+	[ "$leg" = a ] && name="relay-a"
+	if [ "$leg" = a ]; then peer=a other=b peer_ip=$A other_ip=$B; else peer=b other=a peer_ip=$B other_ip=$A; fi
+	echo "== $name"
+	# the endpoints wait for their remote SDP files: none may be left from an earlier case
+	rm -f "$work"/a.sdp "$work"/a-remote.sdp "$work"/a.out "$work"/b.sdp "$work"/b-remote.sdp "$work"/b.out
 	# shellcheck disable=SC2046
-	start_icegw relay $(turn_opts $T:$TPORT)
+	start_icegw "$name" $(turn_opts $T:$TPORT)
 	ip netns exec "$NS_A" "$nicepeer" --mode rfc5245 --role controlling --bind $A --rtp \
 		--local-sdp "$work/a.sdp" --remote-sdp "$work/a-remote.sdp" --timeout 40 --linger 4 \
 		>"$work/a.out" 2>&1 &
@@ -218,59 +228,62 @@ case_relay() {
 	ip netns exec "$NS_GW" $py "$here/turncall.py" call --ng 127.0.0.1:$NG --gw $GW --relay-ip $T \
 		--a-local "$work/a.sdp" --a-remote "$work/a-remote.sdp" --a-out "$work/a.out" \
 		--b-local "$work/b.sdp" --b-remote "$work/b-remote.sdp" --b-out "$work/b.out" \
-		--media-wait 30 --result "$work/relay.result" >"$work/driver-relay.out" 2>&1 &
+		--relay-leg "$leg" --media-wait 30 --result "$work/$name.result" >"$work/driver-$name.out" 2>&1 &
 	pd=$!; pids+=("$pd")
-	wait_pid "$pd" 60 || fail "relay: turncall.py did not end"
+	wait_pid "$pd" 60 || fail "$name: turncall.py did not end"
 	local rc_d=$wait_rc
-	wait_pid "$pa" 60 || fail "relay: nicepeer A did not end"
+	wait_pid "$pa" 60 || fail "$name: nicepeer A did not end"
 	local rc_a=$wait_rc
-	wait_pid "$pb" 60 || fail "relay: nicepeer B did not end"
+	wait_pid "$pb" 60 || fail "$name: nicepeer B did not end"
 	local rc_b=$wait_rc
-	echo "-- turncall.py"; cat "$work/driver-relay.out"
+	echo "-- turncall.py"; cat "$work/driver-$name.out"
 	for f in a b; do echo "-- nicepeer $f"; cat "$work/$f.out"; done
-	[ "$rc_d" = 0 ] || fail "relay: turncall.py exited $rc_d"
-	[ "$rc_a" = 0 ] || fail "relay: nicepeer A exited $rc_a"
-	[ "$rc_b" = 0 ] || fail "relay: nicepeer B exited $rc_b"
+	[ "$rc_d" = 0 ] || fail "$name: turncall.py exited $rc_d"
+	[ "$rc_a" = 0 ] || fail "$name: nicepeer A exited $rc_a"
+	[ "$rc_b" = 0 ] || fail "$name: nicepeer B exited $rc_b"
 	drop_pid "$pa"; drop_pid "$pb"; drop_pid "$pd"
-	rel=$(sed -n 's/^relayed-address //p' "$work/relay.result")
+	rel=$(sed -n 's/^relayed-address //p' "$work/$name.result")
 	rport=${rel##*:}
-	[ -n "$rport" ] || fail "relay: no relayed address"
-	# B's ICE went through the relay: its selected pair's remote side is icegw's relayed address
-	grep -Eq "^selected $B:[0-9]+ $T:$rport\$" "$work/b.out" || fail "relay: B did not select the relay $rel"
-	grep -Eq "^selected $A:[0-9]+ $GW:[0-9]+\$" "$work/a.out" || fail "relay: A did not select the gateway"
+	[ -n "$rport" ] || fail "$name: no relayed address"
+	# the relay-only side's ICE went through the relay: its endpoint's selected pair's remote
+	# side is icegw's relayed address; the other endpoint's is icegw's host port
+	grep -Eq "^selected $peer_ip:[0-9]+ $T:$rport\$" "$work/$peer.out" ||
+		fail "$name: ${peer^^} did not select the relay $rel"
+	grep -Eq "^selected $other_ip:[0-9]+ $GW:[0-9]+\$" "$work/$other.out" ||
+		fail "$name: ${other^^} did not select the gateway"
 	local ssrc_a ssrc_b
 	ssrc_a=$(sed -n 's/^rtp ssrc \(0x[0-9a-f]*\)$/\1/p' "$work/a.out")
 	ssrc_b=$(sed -n 's/^rtp ssrc \(0x[0-9a-f]*\)$/\1/p' "$work/b.out")
 	grep -Eq "^rtp sent [1-9][0-9]* received [1-9][0-9]* from ssrc $ssrc_b," "$work/a.out" ||
-		fail "relay: A did not receive B's RTP"
+		fail "$name: A did not receive B's RTP"
 	grep -Eq "^rtp sent [1-9][0-9]* received [1-9][0-9]* from ssrc $ssrc_a," "$work/b.out" ||
-		fail "relay: B did not receive A's RTP"
+		fail "$name: B did not receive A's RTP"
 	stop_icegw
-	# coturn's view (verbose log): leg b's component 1 allocation is the session whose client
-	# is icegw's leg b port; it got the permission for B, the channel, relayed traffic with
-	# B, and after delete the Refresh with LIFETIME 0 that released it
-	local log=$work/coturn.log port_b sid
-	port_b=$(sed -n 's/^leg-b-port //p' "$work/relay.result")
-	sid=$(sed -n "s/^.*session \([0-9]*\): closed .*local $T:$TPORT, remote $GW:$port_b, .*$/\1/p" "$log")
-	echo "-- coturn log, session ${sid:-?} (leg b port $port_b)"
+	# coturn's view (verbose log): the relay-only leg's component 1 allocation is the session
+	# whose client is that leg's port; it got the permission for its endpoint, the channel,
+	# relayed traffic with it, and after delete the Refresh with LIFETIME 0 that released it
+	local log=$work/coturn.log port sid
+	port=$(sed -n 's/^leg-port //p' "$work/$name.result")
+	sid=$(sed -n "s/^.*session \([0-9]*\): closed .*local $T:$TPORT, remote $GW:$port, .*$/\1/p" "$log" | tail -n 1)
+	echo "-- coturn log, session ${sid:-?} (leg $leg port $port)"
 	grep -F "session $sid:" "$log"
-	[ -n "$sid" ] || fail "relay: coturn closed no session from $GW:$port_b"
-	grep -Eq "session $sid: .*ALLOCATE processed, success" "$log" || fail "relay: no Allocate success"
-	grep -Eq "session $sid: peer $B lifetime updated" "$log" || fail "relay: no permission for $B"
-	grep -Eq "session $sid: .*CREATE_PERMISSION processed, success" "$log" || fail "relay: no CreatePermission"
-	grep -Eq "session $sid: .*CHANNEL_BIND processed, success" "$log" || fail "relay: no ChannelBind"
+	[ -n "$sid" ] || fail "$name: coturn closed no session from $GW:$port"
+	grep -Eq "session $sid: .*ALLOCATE processed, success" "$log" || fail "$name: no Allocate success"
+	grep -Eq "session $sid: peer $peer_ip lifetime updated" "$log" || fail "$name: no permission for $peer_ip"
+	grep -Eq "session $sid: .*CREATE_PERMISSION processed, success" "$log" || fail "$name: no CreatePermission"
+	grep -Eq "session $sid: .*CHANNEL_BIND processed, success" "$log" || fail "$name: no ChannelBind"
 	grep -Eq "session $sid: peer usage: .*, rp=[1-9][0-9]*, rb=[0-9]+, sp=[1-9]" "$log" ||
-		fail "relay: coturn relayed nothing between the allocation and B"
-	grep -Eq "session $sid: refreshed, .*lifetime=0" "$log" || fail "relay: no Refresh with LIFETIME 0 (Deallocate)"
-	grep -Eq "session $sid: delete:" "$log" || fail "relay: the allocation was not deleted"
-	# every allocation icegw made was released (one per component: no rtcp-mux here)
+		fail "$name: coturn relayed nothing between the allocation and $peer_ip"
+	grep -Eq "session $sid: refreshed, .*lifetime=0" "$log" || fail "$name: no Refresh with LIFETIME 0 (Deallocate)"
+	grep -Eq "session $sid: delete:" "$log" || fail "$name: the allocation was not deleted"
+	# every allocation icegw made (both legs, one per component: no rtcp-mux here) was released
 	local n_alloc n_freed
 	n_alloc=$(grep -c "ALLOCATE processed, success" "$log")
 	n_freed=$(grep -Ec "session [0-9]+: refreshed, .*lifetime=0" "$log")
-	[ "$n_alloc" -ge 1 ] && [ "$n_alloc" = "$n_freed" ] ||
-		fail "relay: $n_alloc allocations, $n_freed released with LIFETIME 0"
+	[ "$n_alloc" -ge 4 ] && [ "$n_alloc" = "$n_freed" ] ||
+		fail "$name: $n_alloc allocations, $n_freed released with LIFETIME 0"
 	echo "ok: coturn: $n_alloc allocations, all released by Deallocate"
-	echo "ok relay"
+	echo "ok $name"
 }
 
 # case_warn NAME EXPECT_HEX TURN_SERVER [PASSWORD] [RELAY_IP]
@@ -292,7 +305,8 @@ setup_net
 start_coturn coturn $TPORT
 for c in $cases; do
 	case $c in
-	relay) case_relay ;;
+	relay) case_relay b ;;
+	relay-a) case_relay a ;;
 	credentials)
 		case_warn credentials 0x4000 $T:$TPORT wrong
 		grep -q "check_stun_auth: user alice credentials are incorrect" "$work/coturn.log" ||

@@ -4,17 +4,21 @@ and SDP helpers are sipua.py's).
 
 usage: turncall.py call --ng IP:PORT --gw IP --relay-ip IP
                         --a-local F --a-remote F --a-out F --b-local F --b-remote F --b-out F
-                        [--media-wait S] [--result F]
+                        [--relay-leg a|b] [--media-wait S] [--result F]
        turncall.py warn --ng IP:PORT --gw IP --expect HEX [--relay-ip IP] [--result F]
 
-call: a real call between two libnice endpoints (nicepeer), offer with ICE=force-relay: the
-      offer as rewritten for the answerer B must carry the relay candidate on the TURN server
-      (--relay-ip) and nothing else; the query during the call must show leg b completed on
-      a pair whose local side is its relayed address, with relayed packets both ways.
+call: a real call between two libnice endpoints (nicepeer). --relay-leg b (default): the
+      offer with ICE=force-relay: the offer as rewritten for the answerer B must carry the
+      relay candidate on the TURN server (--relay-ip) and nothing else; the query during the
+      call must show leg b completed on a pair whose local side is its relayed address, with
+      relayed packets both ways. --relay-leg a: the same for leg a, which faces the offerer
+      A, with ICE=force-relay on the answer (the answer as rewritten for A carries only leg
+      a's relay; A's side of the call is relay-only).
 warn: an offer with ICE=force-relay from a made-up endpoint (no media): the reply is a clean
       "ok" whose ICEWarn bits include --expect (in the warning when no relay came, in the
       query's leg b in any case); with --relay-ip the relay candidate must be there anyway
-      (an alternate server that was followed).
+      (an alternate server that was followed). Leg a's relays, allocated at the offer too,
+      fail (or follow) alike: the answer's warning and the query's leg a say so.
 Both write "relayed-address IP:PORT" to --result (for the coturn log checks), then delete.
 Exit 0 when every check passes, 1 with "FAIL: ..." otherwise.
 """
@@ -89,14 +93,22 @@ def scenario_call(a):
     cid, ftag, ttag = "turn-" + token(8), "ta" + token(6), "tb" + token(6)
     sdp_a, addr_a, _, _ = wrap_fragment(read_local_sdp(a.a_local), 1000)
     sdp_b, addr_b, _, _ = wrap_fragment(read_local_sdp(a.b_local), 2000)
-    off = ng(a.ng, "offer", **{"call-id": cid, "from-tag": ftag, "sdp": sdp_a, "ICE": "force-relay"})
+    rl, hl = a.relay_leg, "a" if a.relay_leg == "b" else "b"
+    force = {"ICE": "force-relay"}
+    off = ng(a.ng, "offer", **dict({"call-id": cid, "from-tag": ftag, "sdp": sdp_a},
+                                   **(force if rl == "b" else {})))
     check(s(off.get("result")) == "ok", "offer: %r" % off)
     check("warning" not in off, "offer: warning %r" % off.get("warning"))
-    relay_check(off["sdp"], a.relay_ip)
-    write_atomic(a.b_remote, s(off["sdp"]))     # B's remote SDP: the gateway's leg b (relay only)
-    ans = ng(a.ng, "answer", **{"call-id": cid, "from-tag": ftag, "to-tag": ttag, "sdp": sdp_b})
+    if rl == "b":
+        relay_check(off["sdp"], a.relay_ip)
+    write_atomic(a.b_remote, s(off["sdp"]))     # B's remote SDP: the gateway's leg b
+    ans = ng(a.ng, "answer", **dict({"call-id": cid, "from-tag": ftag, "to-tag": ttag, "sdp": sdp_b},
+                                    **(force if rl == "a" else {})))
     check(s(ans.get("result")) == "ok", "answer: %r" % ans)
-    write_atomic(a.a_remote, s(ans["sdp"]))     # A's remote SDP: the gateway's leg a (host)
+    check("warning" not in ans, "answer: warning %r" % ans.get("warning"))
+    if rl == "a":
+        relay_check(ans["sdp"], a.relay_ip)
+    write_atomic(a.a_remote, s(ans["sdp"]))     # A's remote SDP: the gateway's leg a
     m = re.search(r"^m=audio (\d+) ", s(ans["sdp"]), re.M)
     check(m, "answer has no m=audio")
     print("ports a=%s" % m.group(1))
@@ -125,19 +137,20 @@ def scenario_call(a):
         check(s(leg.get("ICE")) == "completed", "leg %s: ICE %r" % (k, leg.get("ICE")))
         for f in ("packets-in", "packets-out", "RTP-received"):
             check(isinstance(leg.get(f), int) and leg[f] > 0, "leg %s: %s = %r" % (k, f, leg.get(f)))
-    la, lb = legs["a"], legs["b"]
-    check(re.match(r"%s:\d+ <-> %s:\d+$" % (re.escape(a.gw), re.escape(addr_a)), s(la.get("selected-pair", ""))),
-          "leg a: selected pair %r is not host <-> A" % la.get("selected-pair"))
-    rel = s(lb.get("relayed-address", ""))
-    check(rel.startswith(a.relay_ip + ":"), "leg b: relayed-address %r not on %s" % (rel, a.relay_ip))
-    check(re.match(r"%s <-> %s:\d+$" % (re.escape(rel), re.escape(addr_b)), s(lb.get("selected-pair", ""))),
-          "leg b: selected pair %r is not the relay %s <-> B" % (lb.get("selected-pair"), rel))
+    lh, lr = legs[hl], legs[rl]
+    addr = {"a": addr_a, "b": addr_b}
+    check(re.match(r"%s:\d+ <-> %s:\d+$" % (re.escape(a.gw), re.escape(addr[hl])), s(lh.get("selected-pair", ""))),
+          "leg %s: selected pair %r is not host <-> %s" % (hl, lh.get("selected-pair"), hl.upper()))
+    rel = s(lr.get("relayed-address", ""))
+    check(rel.startswith(a.relay_ip + ":"), "leg %s: relayed-address %r not on %s" % (rl, rel, a.relay_ip))
+    check(re.match(r"%s <-> %s:\d+$" % (re.escape(rel), re.escape(addr[rl])), s(lr.get("selected-pair", ""))),
+          "leg %s: selected pair %r is not the relay %s <-> %s" % (rl, lr.get("selected-pair"), rel, rl.upper()))
     for f in ("relayed-in", "relayed-out"):
-        check(isinstance(lb.get(f), int) and lb[f] > 0, "leg b: %s = %r" % (f, lb.get(f)))
-    check(lb.get("ICEWarn") == 0, "leg b: ICEWarn %r" % lb.get("ICEWarn"))
-    print("ok: leg b completed through the relay %s: relayed-in %d relayed-out %d"
-          % (rel, lb["relayed-in"], lb["relayed-out"]))
-    return cid, ftag, "%s\nleg-b-port %d" % (rel, lb["local-port"])
+        check(isinstance(lr.get(f), int) and lr[f] > 0, "leg %s: %s = %r" % (rl, f, lr.get(f)))
+    check(lr.get("ICEWarn") == 0, "leg %s: ICEWarn %r" % (rl, lr.get("ICEWarn")))
+    print("ok: leg %s completed through the relay %s: relayed-in %d relayed-out %d"
+          % (rl, rel, lr["relayed-in"], lr["relayed-out"]))
+    return cid, ftag, "%s\nleg-port %d" % (rel, lr["local-port"])
 
 
 def scenario_warn(a):
@@ -161,16 +174,27 @@ def scenario_warn(a):
     check(s(ans.get("result")) == "ok", "answer: %r" % ans)
     q = ng(a.ng, "query", **{"call-id": cid})
     check(s(q.get("result")) == "ok", "query: %r" % q)
-    lb = legs_of(q, ftag)["b"]
-    print("leg b: %r" % lb)
-    w = lb.get("ICEWarn")
-    check(isinstance(w, int) and w & want == want, "leg b: ICEWarn %r lacks 0x%x" % (w, want))
+    legs = legs_of(q, ftag)
+    # leg a's relays (allocated at the offer too, advertised in the answer) fail alike
+    for k in ("b", "a"):
+        leg = legs[k]
+        print("leg %s: %r" % (k, leg))
+        w = leg.get("ICEWarn")
+        check(isinstance(w, int) and w & want == want, "leg %s: ICEWarn %r lacks 0x%x" % (k, w, want))
+        if a.relay_ip:
+            r = s(leg.get("relayed-address", ""))
+            check(r.startswith(a.relay_ip + ":"), "leg %s: relayed-address %r" % (k, r))
+        else:
+            check("relayed-address" not in leg, "leg %s: relayed-address %r" % (k, leg.get("relayed-address")))
     if a.relay_ip:
-        rel = s(lb.get("relayed-address", ""))
-        check(rel.startswith(a.relay_ip + ":"), "leg b: relayed-address %r" % rel)
+        rel = s(legs["b"].get("relayed-address", ""))
+        check("warning" not in ans, "answer: warning %r" % ans.get("warning"))
     else:
-        check("relayed-address" not in lb, "leg b: relayed-address %r" % lb.get("relayed-address"))
-    print("ok: clean answers, leg b ICEWarn 0x%x" % w)
+        m = re.search(r"ICEWarn 0x([0-9a-f]+)", s(ans.get("warning", "")))
+        check(m and int(m.group(1), 16) & want == want,
+              "answer: warning %r lacks ICEWarn 0x%x" % (ans.get("warning"), want))
+    print("ok: clean answers, ICEWarn leg b 0x%x, leg a 0x%x"
+          % (legs["b"]["ICEWarn"], legs["a"]["ICEWarn"]))
     return cid, ftag, rel
 
 
@@ -185,6 +209,7 @@ def main():
     for f in ("a-local", "a-remote", "a-out", "b-local", "b-remote", "b-out"):
         p.add_argument("--" + f)
     p.add_argument("--media-wait", type=int, default=30)
+    p.add_argument("--relay-leg", choices=["a", "b"], default="b")
     a = p.parse_args()
     try:
         cid, ftag, rel = (scenario_call if a.scenario == "call" else scenario_warn)(a)

@@ -205,7 +205,9 @@ static void host_send(struct simnet *n, struct sim_host *h, const struct ice_add
 	if (h->down)
 		return;
 	h->sent++;
-	if (h->nat != SIM_NAT_NONE) {
+	if (h->relayed.family && ice_addr_eq(src, &h->relayed)) {
+		/* through the host's relay: the server sends it from the relayed address */
+	} else if (h->nat != SIM_NAT_NONE) {
 		struct sim_map *m = nat_out(h, src, dst);
 		if (!m)
 			return;
@@ -226,6 +228,9 @@ static void host_send(struct simnet *n, struct sim_host *h, const struct ice_add
 
 static struct sim_host *owner(struct simnet *n, const struct ice_addr *to)
 {
+	for (int i = 0; i < 2; i++)
+		if (n->h[i]->relayed.family && ice_addr_eq(&n->h[i]->relayed, to))
+			return n->h[i];
 	for (int i = 0; i < 2; i++) {
 		struct sim_host *h = n->h[i];
 		if (h->nat == SIM_NAT_NONE ? ice_addr_eq_ip(&h->priv, to) : ice_addr_eq_ip(&h->pub, to))
@@ -263,7 +268,8 @@ static void deliver(struct simnet *n, struct sim_pkt *p)
 		return;
 	if (n->tamper && !n->tamper(n, p))
 		return;
-	if (h->nat != SIM_NAT_NONE && !nat_in(h, &p->from, &to)) {
+	if (h->nat != SIM_NAT_NONE && !(h->relayed.family && ice_addr_eq(&h->relayed, &to)) &&
+	    !nat_in(h, &p->from, &to)) {
 		n->dropped_filter++;
 		return;
 	}

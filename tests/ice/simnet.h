@@ -35,6 +35,9 @@ struct sim_host {
 	uint16_t next_port;
 	bool down;                 /* drop everything to and from this host */
 	bool answer_inline;        /* hand ice_agent_recv a reply buffer */
+	struct ice_addr relayed;   /* a TURN relay of this host's (family 0: none): datagrams
+				    * to it reach the host, its own from it leave unNATed, as a
+				    * relay server would carry them (without the encapsulation) */
 	unsigned events[16];       /* count per event type */
 	unsigned sent, received;
 	uint64_t completed_at, failed_at;

@@ -621,6 +621,231 @@ static void test_component_without_candidates(void **st)
 	free(s);
 }
 
+
+/* ---- local candidates gathered while the checks run (RFC 8838 §8.1.1) ---- */
+
+/* Only what goes through A's relay gets through: host to host is blocked both ways. */
+static bool relay_only_path(struct simnet *n, struct sim_pkt *p)
+{
+	const struct ice_addr *r = &n->h[0]->relayed;
+
+	return r->family && (ice_addr_eq(&p->from, r) || ice_addr_eq(&p->to, r));
+}
+
+/* B learns A's late candidate idx as a trickled remote one (as signalling would carry it). */
+static void trickle_to_b(struct pairsim *s, int idx)
+{
+	const struct ice_cand *c = &s->a.agent.local[idx];
+	struct ice_remote_cand rc = {
+		.comp = c->comp, .type = c->type, .prio = c->prio, .addr = c->addr,
+		.foundation = c->fnd_str,
+	};
+	char id[64], pw[32];
+
+	if (s->b.agent.cfg.dialect == ICE_DIALECT_MSICE) {
+		assert_int_equal(ice_agent_local_ms_cred(&s->a.agent, idx, id, sizeof(id), pw, sizeof(pw)), 0);
+		rc.ms_id = id;
+		rc.ms_pwd = pw;
+	}
+	assert_true(ice_agent_add_remote(&s->b.agent, s->n.now, &rc) >= 0);
+}
+
+/* A's relay comes 300 ms into the checks; the hosts cannot reach each other, so the relay
+ * pair A formed then (and B's pair with the trickled relay) is the only way through. */
+static void relay_late(enum ice_dialect d, uint64_t seed, bool add_it)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, d, seed);
+	struct ice_addr rel, l, r;
+	unsigned npairs;
+	int idx;
+
+	ice_addr_parse(&rel, "192.0.2.77:49152");
+	s->n.tamper = relay_only_path;
+	sim_gather(&s->n, &s->a, 1, 5000);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_exchange(&s->n);
+	assert_int_equal(ice_agent_start(&s->a.agent, s->n.now), 0);
+	assert_int_equal(ice_agent_start(&s->b.agent, s->n.now), 0);
+	sim_run(&s->n, s->n.now + MS(300));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_RUNNING);
+	npairs = s->a.agent.npairs;
+	if (add_it) {
+		s->a.relayed = rel;
+		idx = ice_agent_add_local_at(&s->a.agent, s->n.now, 1, ICE_CAND_RELAY, &rel, -1, 65535);
+		assert_true(idx >= 0);
+		/* paired with B's host candidate at once, Waiting, its checks due now */
+		assert_int_equal(s->a.agent.npairs, npairs + 1);
+		assert_int_equal(s->a.agent.pairs[npairs].local, idx);
+		assert_int_equal(s->a.agent.pairs[npairs].state, ICE_PAIR_WAITING);
+		assert_true(ice_agent_next_timeout(&s->a.agent) <= s->n.now);
+		assert_true(sim_trace_has(&s->a, "(trickled)"));
+		trickle_to_b(s, idx);
+	}
+	sim_run(&s->n, s->n.now + SEC(20));
+	if (!add_it) {
+		/* the same network without the late relay: nothing gets through */
+		assert_int_not_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+		assert_int_not_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+		free(s);
+		return;
+	}
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_state(&s->b.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_selected(&s->a.agent, 1, &l, &r), 0);
+	assert_true(ice_addr_eq(&l, &rel));
+	assert_int_equal(ice_agent_selected(&s->b.agent, 1, &l, &r), 0);
+	assert_true(ice_addr_eq(&r, &rel));
+	assert_int_equal(s->a.agent.stats.pairs_dropped, 0);
+	free(s);
+}
+
+static void test_late_relay_rfc(void **st)
+{
+	(void)st;
+	relay_late(ICE_DIALECT_RFC8445, 101, false);
+	relay_late(ICE_DIALECT_RFC8445, 101, true);
+}
+
+static void test_late_relay_msice2(void **st)
+{
+	(void)st;
+	relay_late(ICE_DIALECT_MSICE2, 102, false);
+	relay_late(ICE_DIALECT_MSICE2, 102, true);
+}
+
+static void test_late_relay_msice(void **st)
+{
+	(void)st;
+	relay_late(ICE_DIALECT_MSICE, 103, false);
+	relay_late(ICE_DIALECT_MSICE, 103, true);
+}
+
+/* Two components: the relays share a foundation, so the second one's pair waits Frozen
+ * for the first one's success (RFC 8445 §6.1.2.6, §7.2.5.3.3), then both complete. */
+static void test_late_relay_two_components(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 104);
+	struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+	struct ice_addr rel[2], l, r;
+	unsigned np;
+	int i1, i2;
+
+	(void)st;
+	ca.ncomp = cb.ncomp = 2;
+	assert_int_equal(ice_agent_init(&s->a.agent, &ca), 0);
+	assert_int_equal(ice_agent_init(&s->b.agent, &cb), 0);
+	ice_addr_parse(&rel[0], "192.0.2.77:49152");
+	ice_addr_parse(&rel[1], "192.0.2.77:49153");
+	for (uint8_t c = 1; c <= 2; c++) {
+		sim_gather(&s->n, &s->a, c, (uint16_t)(5000 + c - 1));
+		sim_gather(&s->n, &s->b, c, (uint16_t)(6000 + c - 1));
+	}
+	sim_exchange(&s->n);
+	/* only component 1's relay is modelled by simnet: component 2 goes host to host */
+	s->n.tamper = NULL;
+	assert_int_equal(ice_agent_start(&s->a.agent, s->n.now), 0);
+	assert_int_equal(ice_agent_start(&s->b.agent, s->n.now), 0);
+	np = s->a.agent.npairs;
+	i1 = ice_agent_add_local_at(&s->a.agent, s->n.now, 1, ICE_CAND_RELAY, &rel[0], -1, 65535);
+	i2 = ice_agent_add_local_at(&s->a.agent, s->n.now, 2, ICE_CAND_RELAY, &rel[1], -1, 65535);
+	assert_true(i1 >= 0 && i2 >= 0);
+	assert_int_equal(s->a.agent.npairs, np + 2);
+	assert_int_equal(s->a.agent.pairs[np].state, ICE_PAIR_WAITING);
+	assert_int_equal(s->a.agent.pairs[np + 1].comp, 2);
+	assert_int_equal(s->a.agent.pairs[np + 1].state, ICE_PAIR_FROZEN);
+	sim_run(&s->n, s->n.now + SEC(5));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	/* the hosts win (the relays rank lowest); the relays never disturbed the checks */
+	for (uint8_t c = 1; c <= 2; c++) {
+		assert_int_equal(ice_agent_selected(&s->a.agent, c, &l, &r), 0);
+		assert_int_equal(l.port, 5000 + c - 1);
+	}
+	free(s);
+}
+
+/* A completed agent given a relay keeps its selected pair and sends no check for it. */
+static void test_relay_after_completion(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 105);
+	struct ice_addr rel, l0, r0, l, r;
+	uint8_t buf[600];
+	struct ice_out out = {.buf = buf, .cap = sizeof(buf)};
+	unsigned np, checks;
+
+	(void)st;
+	go(s, MS(500));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_selected(&s->a.agent, 1, &l0, &r0), 0);
+	np = s->a.agent.npairs;
+	checks = s->a.agent.stats.tx_checks;
+	ice_addr_parse(&rel, "192.0.2.77:49152");
+	assert_true(ice_agent_add_local_at(&s->a.agent, s->n.now, 1, ICE_CAND_RELAY, &rel, -1, 65535) >= 0);
+	assert_int_equal(s->a.agent.npairs, np);
+	assert_int_equal(ice_agent_poll_transmit(&s->a.agent, s->n.now, &out), 0);
+	sim_run(&s->n, s->n.now + SEC(2));
+	assert_int_equal(ice_agent_state(&s->a.agent), ICE_STATE_COMPLETED);
+	assert_int_equal(ice_agent_selected(&s->a.agent, 1, &l, &r), 0);
+	assert_true(ice_addr_eq(&l, &l0) && ice_addr_eq(&r, &r0));
+	assert_int_equal(s->a.agent.stats.tx_checks, checks);
+	assert_int_equal(s->a.events[ICE_EV_COMPLETED], 1);
+	free(s);
+}
+
+/* At the pair cap a late candidate's pair takes the place of a lower-priority pair that
+ * waits, and a lower-priority one is dropped (counted); a lite agent does not pair. */
+static void test_late_local_cap_and_lite(void **st)
+{
+	struct pairsim *s = mk(SIM_NAT_NONE, SIM_NAT_NONE, ICE_DIALECT_RFC8445, 106);
+	struct ice_config ca = s->a.agent.cfg, cb = s->b.agent.cfg;
+	struct ice_addr rel, host, rel2;
+
+	(void)st;
+	ca.max_pairs = 1;
+	ca.ta_us = 1000000; /* keep the one pair Waiting while we look */
+	assert_int_equal(ice_agent_init(&s->a.agent, &ca), 0);
+	ice_addr_parse(&rel, "192.0.2.77:49152");
+	ice_addr_parse(&rel2, "192.0.2.78:49152");
+	ice_addr_parse(&host, "10.0.1.10:5000");
+	/* A starts relay-only (force-relay), its host comes late */
+	assert_int_equal(ice_agent_add_local(&s->a.agent, 1, ICE_CAND_RELAY, &rel, -1, 65535), 0);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	sim_exchange(&s->n);
+	assert_int_equal(ice_agent_start(&s->a.agent, s->n.now), 0);
+	assert_int_equal(s->a.agent.npairs, 1);
+	assert_int_equal(s->a.agent.pairs[0].state, ICE_PAIR_WAITING);
+	assert_int_equal(ice_agent_add_local_at(&s->a.agent, s->n.now, 1, ICE_CAND_HOST, &host, -1, 65535), 1);
+	assert_int_equal(s->a.agent.npairs, 1);
+	assert_int_equal(s->a.agent.pairs[0].local, 1);
+	assert_int_equal(s->a.agent.pairs[0].state, ICE_PAIR_WAITING);
+	assert_int_equal(s->a.agent.stats.pairs_dropped, 1);
+	/* lower than what is there: dropped */
+	assert_int_equal(ice_agent_add_local_at(&s->a.agent, s->n.now, 1, ICE_CAND_RELAY, &rel2, -1, 1), 2);
+	assert_int_equal(s->a.agent.pairs[0].local, 1);
+	assert_int_equal(s->a.agent.stats.pairs_dropped, 2);
+
+	/* a lite agent pairs as at its start, and still sends no check */
+	cb.lite = true;
+	assert_int_equal(ice_agent_init(&s->b.agent, &cb), 0);
+	sim_gather(&s->n, &s->b, 1, 6000);
+	assert_int_equal(ice_agent_set_remote_credentials(&s->b.agent, "aaaa", "apassword-apassword-aa"), 0);
+	{
+		struct ice_remote_cand rc = {.comp = 1, .type = ICE_CAND_HOST, .prio = 2130706431,
+					     .addr = host, .foundation = "1"};
+		assert_true(ice_agent_add_remote(&s->b.agent, s->n.now, &rc) >= 0);
+	}
+	assert_int_equal(ice_agent_start(&s->b.agent, s->n.now), 0);
+	assert_int_equal(s->b.agent.npairs, 1);
+	assert_int_equal(ice_agent_add_local_at(&s->b.agent, s->n.now, 1, ICE_CAND_RELAY, &rel2, -1, 65535), 1);
+	assert_int_equal(s->b.agent.npairs, 2);
+	assert_true(ice_agent_next_timeout(&s->b.agent) > s->n.now);
+	{
+		uint8_t buf[600];
+		struct ice_out out = {.buf = buf, .cap = sizeof(buf)};
+		assert_int_equal(ice_agent_poll_transmit(&s->b.agent, s->n.now, &out), 0);
+	}
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +870,12 @@ int main(void)
 		cmocka_unit_test(test_caps_and_bad_input),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_component_without_candidates),
+		cmocka_unit_test(test_late_relay_rfc),
+		cmocka_unit_test(test_late_relay_msice2),
+		cmocka_unit_test(test_late_relay_msice),
+		cmocka_unit_test(test_late_relay_two_components),
+		cmocka_unit_test(test_relay_after_completion),
+		cmocka_unit_test(test_late_local_cap_and_lite),
 	};
 	return cmocka_run_group_tests_name("ice_agent", tests, NULL, NULL);
 }
