@@ -263,6 +263,7 @@ static void transmit(struct ctl_turn *t, struct ct_alloc *a, uint64_t now)
 			cmd->turn.dst = to;
 			cmd->turn.len = (uint16_t)n;
 			memcpy(cmd->turn.buf, t->buf, (size_t)n);
+			cmd->turn.ms = t->cfg.ms_turn;
 			ms_renumber(a, &cmd->turn);
 		}
 		send_cmd(t, a->worker, cmd);
@@ -484,6 +485,7 @@ void ctl_turn_release(struct ctl_turn *t, unsigned w, uint32_t slot, uint64_t no
 				if (cmd) {
 					cmd->turn.dst = to;
 					cmd->turn.len = (uint16_t)n;
+					cmd->turn.ms = t->cfg.ms_turn;
 					memcpy(cmd->turn.buf, t->buf, (size_t)n);
 				}
 				send_cmd(t, w, cmd);

@@ -87,6 +87,8 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 							cmd->turn.buf, cmd->turn.len,
 							cmd->turn.ms_seq_off);
 		}
+		if (r == 0 && cmd->turn.ms && leg_turn_ok(c, cmd))
+			c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1].ms = 1;
 		if (r == 0)
 			r = dp_core_leg_send(c, cmd->slot, cmd->turn.comp, &cmd->turn.dst,
 					     cmd->turn.buf, cmd->turn.len);

@@ -254,7 +254,8 @@ uint16_t dp_turn_ms_head_len(const struct dp_turn_leg *tl, uint8_t comp, const s
 
 	if (tc->ms_active && tc->ms_active_port == peer->port && tc->ms_active_ip == ice_addr_v4(peer))
 		return 0;
-	return tl->ms.head_len;
+	/* no template (yet): more than any frame holds, so the caller drops it */
+	return tl->ms.head_len ? tl->ms.head_len : UINT16_MAX;
 }
 
 uint16_t dp_turn_ms_wrap(struct dp_turn_leg *tl, uint8_t comp, const struct ice_addr *peer,

@@ -74,7 +74,8 @@ struct dp_turn_cmd {
 	struct ice_addr dst;      /* SEND, LOCAL_CAND: the server; CHAN, ACTIVE: the peer (ACTIVE
 				   * with family 0: none) */
 	struct ice_addr relayed;  /* LOCAL_CAND */
-	/* [MS-TURN]. LOCAL_CAND: ms set, buf holds a Send made by turn_wrap() with empty DATA,
+	/* [MS-TURN]. SEND: ms set, the server speaks MS-TURN (what it sends back is classified
+	 * so from the first Allocate on). LOCAL_CAND: ms set, buf holds a Send made by turn_wrap() with empty DATA,
 	 * ms_seq its allocation's last number. SEND: ms_renumber set, buf is a request whose
 	 * MS-SEQUENCE-NUMBER (value at ms_seq_off) the worker numbers from its own count and
 	 * re-signs, so that one count serves Send and Set-Active-Destination. */
@@ -120,7 +121,7 @@ int dp_turn_ms_install(struct dp_turn_leg *tl, uint8_t comp, const struct dp_tur
 /** [MS-TURN] The server accepted peer as the active destination (family 0: none). */
 void dp_turn_ms_set_active(struct dp_turn_comp *tc, const struct ice_addr *peer);
 /** [MS-TURN] Bytes the wrapping for peer puts before the data: 0 for the active destination
- *  (bare), else the Send template's. */
+ *  (bare), else the Send template's; UINT16_MAX when there is no template yet. */
 uint16_t dp_turn_ms_head_len(const struct dp_turn_leg *tl, uint8_t comp, const struct ice_addr *peer);
 /**
  * [MS-TURN] Wrap the dlen bytes at buf + head (head = dp_turn_ms_head_len) for peer: bare for
