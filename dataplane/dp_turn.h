@@ -95,7 +95,9 @@ enum dp_turn_rx {
 
 /** Classify a datagram from the component's server. Data indications and ChannelData give
  *  the peer and the payload (pointing into p); responses to the TURN client's requests go to
- *  the control thread; anything else is dropped. No allocation, no state change. */
+ *  the control thread; anything else is dropped. [MS-TURN] component: 0x0115 Data Indications
+ *  and bare datagrams (the active destination's) are data, Allocate and Set-Active-Destination
+ *  answers go up. No allocation, no state change. */
 enum dp_turn_rx dp_turn_classify(const struct dp_turn_comp *tc, const uint8_t *p, uint16_t len,
 				 struct ice_addr *peer, const uint8_t **data, uint16_t *dlen);
 

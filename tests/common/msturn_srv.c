@@ -76,8 +76,10 @@ static int allocate(struct msturn_srv *s, const struct stun_msg *m, uint8_t *out
 	}
 	s->allocs_signed++;
 	stun_msg_get_u32(m, TURN_A_LIFETIME, &life);
-	if (s->allocated)
-		life ? s->refreshes++ : s->releases++;
+	if (s->allocated && life)
+		s->refreshes++;
+	else if (s->allocated)
+		s->releases++;
 	s->allocated = life != 0;
 	memcpy(seq, s->conn_id, sizeof(s->conn_id));
 	seq[20] = 0;
