@@ -1,6 +1,7 @@
 /* TURN allocations of the gateway's legs, owned by the control thread: the turn.c client per
  * leg component, its datagrams carried out by DP_CMD_SEND from the leg's own port and its
- * responses handed back by the worker, relays and channels given to the leg by command. */
+ * responses handed back by the worker, relays and channels (MS-TURN: the Send template and the
+ * active destination) given to the leg by command. */
 #include "ctl_turn.h"
 
 #include <errno.h>
@@ -19,6 +20,8 @@ struct ct_alloc {
 	uint32_t act_idx;         /* position in the active list, UINT32_MAX when not in it */
 	uint64_t try_until_us;    /* nothing heard by then: the next server */
 	uint64_t chan_check_us;
+	uint32_t ms_seq_seen;     /* [MS-TURN] highest number the worker was seen to have used */
+	struct ice_addr sad_refused; /* [MS-TURN] a peer the server would not make active */
 	struct ice_addr relayed;
 	struct turn_alloc ta;
 };
@@ -37,6 +40,10 @@ struct ctl_turn {
 };
 
 #define CHAN_CHECK_US 200000  /* how often selected pairs are looked at for ChannelBind */
+/* [MS-TURN] A leg made again starts its Send count here above the last number seen in the
+ * worker (read every CHAN_CHECK_US): room for the Sends of one such period, so that the
+ * server never sees a number go back. */
+#define MS_SEQ_GAP 4096u
 
 static uint64_t ct_rng(void *ctx)
 {
@@ -86,6 +93,27 @@ void ctl_turn_free(struct ctl_turn *t)
 	free(t->map);
 	free(t->act);
 	free(t);
+}
+
+static uint64_t check_rng(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+int ctl_turn_cfg_check(const struct ctl_turn_cfg *cfg)
+{
+	struct turn_config tc = {.user = cfg->user, .pass = cfg->pass, .ms_turn = cfg->ms_turn,
+				 .rng = check_rng};
+	struct turn_alloc *ta = malloc(sizeof(*ta));
+	int r;
+
+	if (!ta)
+		return -ENOMEM;
+	ice_addr_set_v4(&tc.server, 0x7f000001u, 3478);
+	r = turn_init(ta, &tc) == TURN_OK ? 0 : -EINVAL;
+	free(ta);
+	return r;
 }
 
 unsigned ctl_turn_servers(const struct ctl_turn *t)
@@ -147,7 +175,28 @@ static void send_cmd(struct ctl_turn *t, unsigned w, struct dp_cmd *cmd)
 	}
 }
 
-static void give_relay(struct ctl_turn *t, struct ct_alloc *a)
+/* [MS-TURN] The worker wraps Sends itself: it gets one made by turn_wrap() (so byte for byte
+ * what msturn_check compares with libnice's) with empty DATA, to copy and patch per packet,
+ * the key to sign it, and the number to count on from. */
+static int ms_template(struct ct_alloc *a, struct dp_turn_cmd *tc, uint32_t seq)
+{
+	struct ice_addr none;
+	uint32_t keep = a->ta.ms_seq;
+	int n;
+
+	ice_addr_set_v4(&none, 0, 0); /* never an active destination: a Send is built */
+	n = turn_wrap(&a->ta, &none, "", 0, tc->buf, sizeof(tc->buf));
+	a->ta.ms_seq = keep;
+	if (n <= 0)
+		return -EINVAL;
+	tc->len = (uint16_t)n;
+	tc->ms = 1;
+	tc->ms_seq = seq;
+	tc->ms_key = a->ta.lt.key;
+	return 0;
+}
+
+static void give_relay(struct ctl_turn *t, struct ct_alloc *a, uint32_t seq)
 {
 	struct dp_cmd *cmd = new_cmd(DP_CMD_LOCAL_CAND, a);
 
@@ -155,8 +204,38 @@ static void give_relay(struct ctl_turn *t, struct ct_alloc *a)
 		cmd->turn.relayed = a->relayed;
 		cmd->turn.dst = a->ta.server;
 		cmd->turn.local_pref = CTL_TURN_LOCAL_PREF;
+		if (t->cfg.ms_turn && ms_template(a, &cmd->turn, seq) != 0) {
+			free(cmd);
+			cmd = NULL;
+		}
 	}
 	send_cmd(t, a->worker, cmd);
+}
+
+/* [MS-TURN] The peer the server relays bare data for (family 0: none any more). */
+static void give_active(struct ctl_turn *t, struct ct_alloc *a, const struct ice_addr *peer)
+{
+	struct dp_cmd *cmd = new_cmd(DP_CMD_TURN_ACTIVE, a);
+
+	if (cmd)
+		cmd->turn.dst = *peer;
+	send_cmd(t, a->worker, cmd);
+}
+
+/* [MS-TURN] A signed Set-Active-Destination goes out numbered by the worker, from the count
+ * its Sends use (the server sees one rising sequence per connection id); where the number is. */
+static void ms_renumber(const struct ct_alloc *a, struct dp_turn_cmd *tc)
+{
+	struct stun_msg m;
+	const struct stun_attr *at;
+
+	if (!a->ta.cfg.ms_turn || !a->ta.lt.have_key || !a->ta.ms_seq_valid ||
+	    stun_parse(&m, tc->buf, tc->len, STUN_PF_MS_ATTRS | STUN_PF_UNPADDED) != 0 ||
+	    m.method != MSTURN_M_SET_ACTIVE_DEST || m.cls != STUN_C_REQUEST ||
+	    !(at = stun_msg_find(&m, MSTURN_A_MS_SEQUENCE_NUMBER)) || at->len != MSTURN_MS_SEQ_LEN)
+		return;
+	tc->ms_renumber = 1;
+	tc->ms_seq_off = at->off;
 }
 
 static void give_channel(struct ctl_turn *t, struct ct_alloc *a, const struct ice_addr *peer,
@@ -184,6 +263,8 @@ static void transmit(struct ctl_turn *t, struct ct_alloc *a, uint64_t now)
 			cmd->turn.dst = to;
 			cmd->turn.len = (uint16_t)n;
 			memcpy(cmd->turn.buf, t->buf, (size_t)n);
+			cmd->turn.ms = t->cfg.ms_turn;
+			ms_renumber(a, &cmd->turn);
 		}
 		send_cmd(t, a->worker, cmd);
 	}
@@ -257,7 +338,7 @@ static void flush(struct ctl_turn *t, struct ct_alloc *a, uint64_t now)
 			a->state = CTL_TURN_READY;
 			a->chan_check_us = now + CHAN_CHECK_US;
 			t->st.allocated++;
-			give_relay(t, a);
+			give_relay(t, a, a->ta.ms_seq);
 			break;
 		case TURN_EV_FAILED:
 			a->warn |= ev.warn;
@@ -276,6 +357,20 @@ static void flush(struct ctl_turn *t, struct ct_alloc *a, uint64_t now)
 		case TURN_EV_REFRESHED:
 			t->st.refreshes++;
 			break;
+		case TURN_EV_ACTIVE_DEST:
+			t->st.active_dests++;
+			give_active(t, a, &ev.peer);
+			break;
+		case TURN_EV_ACTIVE_DEST_FAILED: {
+			/* 0x4 (turn.c set it); not asked again for that peer. The server's old
+			 * destination may stand, but nothing bare is taken from it any more. */
+			struct ice_addr none = {0};
+			a->warn |= ev.warn;
+			a->sad_refused = ev.peer;
+			t->st.active_failed++;
+			give_active(t, a, &none);
+			break;
+		}
 		default:
 			break;
 		}
@@ -344,7 +439,8 @@ void ctl_turn_permit(struct ctl_turn *t, unsigned w, uint32_t slot, const struct
 	for (uint8_t comp = 1; comp <= 2; comp++) {
 		struct ct_alloc **pp = slot_of(t, w, slot, comp);
 
-		if (!pp || !*pp || (*pp)->state != CTL_TURN_READY || peer->family != ICE_AF_INET)
+		if (!pp || !*pp || (*pp)->state != CTL_TURN_READY || peer->family != ICE_AF_INET ||
+		    t->cfg.ms_turn) /* [MS-TURN] has no permissions: the Send is enough */
 			continue;
 		/* RFC 8656 §9: permissions are per IP; turn.c keeps one per address */
 		if (turn_permit(&(*pp)->ta, now, peer) >= 0)
@@ -360,10 +456,13 @@ void ctl_turn_reinstall(struct ctl_turn *t, unsigned w, uint32_t slot)
 		if (!pp || !*pp || (*pp)->state != CTL_TURN_READY)
 			continue;
 		a = *pp;
-		give_relay(t, a);
+		give_relay(t, a, (a->ms_seq_seen > a->ta.ms_seq ? a->ms_seq_seen : a->ta.ms_seq) +
+				     (t->cfg.ms_turn ? MS_SEQ_GAP : 0));
 		for (int i = 0; i < TURN_MAX_CHANNELS; i++)
 			if (a->ta.chan[i].state == 2)
 				give_channel(t, a, &a->ta.chan[i].peer, a->ta.chan[i].number);
+		if (t->cfg.ms_turn && a->ta.active_state == 2)
+			give_active(t, a, &a->ta.active_dest);
 	}
 }
 
@@ -386,6 +485,7 @@ void ctl_turn_release(struct ctl_turn *t, unsigned w, uint32_t slot, uint64_t no
 				if (cmd) {
 					cmd->turn.dst = to;
 					cmd->turn.len = (uint16_t)n;
+					cmd->turn.ms = t->cfg.ms_turn;
 					memcpy(cmd->turn.buf, t->buf, (size_t)n);
 				}
 				send_cmd(t, w, cmd);
@@ -414,21 +514,36 @@ void ctl_turn_input(struct ctl_turn *t, unsigned w, uint32_t slot, uint8_t comp,
 }
 
 /* A leg whose selected pair is on its relay gets a channel for that peer (RFC 8656 §12):
- * 4 bytes of overhead instead of a Send indication's 36. */
+ * 4 bytes of overhead instead of a Send indication's 36. [MS-TURN] §3.2.4.6: the peer is
+ * made the active destination instead, and its data then goes bare. */
 static void check_channel(struct ctl_turn *t, struct ct_alloc *a, uint64_t now)
 {
 	const struct dp_leg *l;
 	struct ice_addr loc, rem;
 
 	a->chan_check_us = now + CHAN_CHECK_US;
-	if (!t->be.view || t->cfg.ms_turn)
+	if (!t->be.view)
 		return;
 	l = t->be.view(t->be.ctx, a->worker, a->slot);
-	if (!l || !(l->flags & DP_LEG_USED) || !(l->flags & DP_LEG_ICE) ||
-	    a->comp > l->ncomp || !l->turn.comp[a->comp - 1].selected)
+	if (!l || !(l->flags & DP_LEG_USED) || a->comp > l->ncomp)
+		return;
+	if (t->cfg.ms_turn && l->turn.comp[a->comp - 1].ms &&
+	    l->turn.comp[a->comp - 1].ms_seq > a->ms_seq_seen)
+		a->ms_seq_seen = l->turn.comp[a->comp - 1].ms_seq; /* a racy read, only a floor */
+	if (!(l->flags & DP_LEG_ICE) || !l->turn.comp[a->comp - 1].selected)
 		return;
 	if (ice_agent_selected(&l->agent, a->comp, &loc, &rem) != 0 || !ice_addr_eq(&loc, &a->relayed) ||
-	    rem.family != ICE_AF_INET || has_channel(&a->ta, &rem))
+	    rem.family != ICE_AF_INET)
+		return;
+	if (t->cfg.ms_turn) {
+		if ((a->ta.active_state && ice_addr_eq(&a->ta.active_dest, &rem)) ||
+		    ice_addr_eq(&a->sad_refused, &rem))
+			return;
+		if (turn_set_active_dest(&a->ta, now, &rem) == 0)
+			flush(t, a, now);
+		return;
+	}
+	if (has_channel(&a->ta, &rem))
 		return;
 	if (turn_bind_channel(&a->ta, now, &rem) >= 0)
 		flush(t, a, now);

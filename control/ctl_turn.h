@@ -27,6 +27,7 @@ enum ctl_turn_state {
 struct ctl_turn_stats {
 	uint64_t started, allocated, failed, released, timeouts, failovers;
 	uint64_t permissions, channels, refreshes, rx, rx_unknown, send_busy;
+	uint64_t active_dests, active_failed;  /* [MS-TURN] Set-Active-Destination outcomes */
 	uint32_t active;
 };
 
@@ -37,6 +38,10 @@ struct ctl_turn;
 struct ctl_turn *ctl_turn_new(const struct ctl_turn_cfg *cfg, const struct ctl_backend *be,
 			      unsigned nworkers, uint32_t slots_per_worker, uint64_t seed);
 void ctl_turn_free(struct ctl_turn *t);
+
+/** 0 when allocations can be made with these credentials (MS-TURN: they decode as base64),
+ *  else -EINVAL. */
+int ctl_turn_cfg_check(const struct ctl_turn_cfg *cfg);
 
 /** Servers configured (0: relays cannot be had). */
 unsigned ctl_turn_servers(const struct ctl_turn *t);
@@ -49,7 +54,8 @@ enum ctl_turn_state ctl_turn_state(const struct ctl_turn *t, unsigned worker, ui
 				   uint8_t comp, struct ice_addr *relayed, uint32_t *warn);
 /** Give up a pending allocation (the reply cannot wait longer): its warn bits say why. */
 void ctl_turn_abort(struct ctl_turn *t, unsigned worker, uint32_t slot, uint8_t comp);
-/** CreatePermission for a remote candidate's address on every component with a relay. */
+/** CreatePermission for a remote candidate's address on every component with a relay
+ *  (none for MS-TURN relays, which have no permissions). */
 void ctl_turn_permit(struct ctl_turn *t, unsigned worker, uint32_t slot, const struct ice_addr *peer,
 		     uint64_t now_us);
 /** The leg was made again in its slot: give it its relays (and channels) again. */
@@ -60,7 +66,8 @@ void ctl_turn_release(struct ctl_turn *t, unsigned worker, uint32_t slot, uint64
 /** A TURN response the leg's worker received from its server. */
 void ctl_turn_input(struct ctl_turn *t, unsigned worker, uint32_t slot, uint8_t comp,
 		    const struct ice_addr *from, const uint8_t *p, uint16_t len, uint64_t now_us);
-/** Timers, retransmissions, refreshes, ChannelBind for relayed pairs the legs selected. */
+/** Timers, retransmissions, refreshes, ChannelBind (MS-TURN: Set-Active-Destination) for
+ *  relayed pairs the legs selected. */
 void ctl_turn_poll(struct ctl_turn *t, uint64_t now_us);
 
 const struct ctl_turn_stats *ctl_turn_stats(const struct ctl_turn *t);

@@ -39,6 +39,13 @@ static int add_remotes(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 	return 0;
 }
 
+/* A TURN command's leg and component exist on this core. */
+static bool leg_turn_ok(const struct dp_core *c, const struct dp_cmd *cmd)
+{
+	return cmd->slot < c->nlegs && (c->legs[cmd->slot].flags & DP_LEG_USED) &&
+	       cmd->turn.comp >= 1 && cmd->turn.comp <= c->legs[cmd->slot].ncomp;
+}
+
 void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 {
 	int r;
@@ -71,17 +78,42 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 		r = dp_core_del_leg(c, cmd->slot);
 		break;
 	case DP_CMD_SEND:
-		r = dp_core_leg_send(c, cmd->slot, cmd->turn.comp, &cmd->turn.dst, cmd->turn.buf,
-				     cmd->turn.len);
+		r = 0;
+		if (cmd->turn.ms_renumber) {
+			/* [MS-TURN]: numbered from the count the worker's Sends use */
+			r = -EINVAL;
+			if (leg_turn_ok(c, cmd))
+				r = dp_turn_ms_renumber(&c->legs[cmd->slot].turn, cmd->turn.comp,
+							cmd->turn.buf, cmd->turn.len,
+							cmd->turn.ms_seq_off);
+		}
+		if (r == 0 && cmd->turn.ms && leg_turn_ok(c, cmd))
+			c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1].ms = 1;
+		if (r == 0)
+			r = dp_core_leg_send(c, cmd->slot, cmd->turn.comp, &cmd->turn.dst,
+					     cmd->turn.buf, cmd->turn.len);
 		break;
 	case DP_CMD_LOCAL_CAND:
-		r = dp_core_leg_add_relay_at(c, cmd->slot, cmd->turn.comp, &cmd->turn.relayed,
-					     &cmd->turn.dst, cmd->turn.local_pref, now);
+		r = 0;
+		if (cmd->turn.ms)
+			r = leg_turn_ok(c, cmd) ? dp_turn_ms_install(&c->legs[cmd->slot].turn,
+								     cmd->turn.comp, &cmd->turn)
+						: -EINVAL;
+		if (r == 0)
+			r = dp_core_leg_add_relay_at(c, cmd->slot, cmd->turn.comp, &cmd->turn.relayed,
+						     &cmd->turn.dst, cmd->turn.local_pref, now);
+		break;
+	case DP_CMD_TURN_ACTIVE:
+		r = -EINVAL;
+		if (leg_turn_ok(c, cmd) && c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1].ms) {
+			dp_turn_ms_set_active(&c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1],
+					      &cmd->turn.dst);
+			r = 0;
+		}
 		break;
 	case DP_CMD_TURN_CHAN:
 		r = -EINVAL;
-		if (cmd->slot < c->nlegs && (c->legs[cmd->slot].flags & DP_LEG_USED) &&
-		    cmd->turn.comp >= 1 && cmd->turn.comp <= c->legs[cmd->slot].ncomp)
+		if (leg_turn_ok(c, cmd))
 			r = dp_turn_chan_set(&c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1],
 					     &cmd->turn.dst, cmd->turn.channel) ? 0 : -ENOSPC;
 		break;

@@ -15,6 +15,7 @@ enum dp_cmd_type {
 	DP_CMD_SEND,         /* turn: a TURN request to the server from the leg's port */
 	DP_CMD_LOCAL_CAND,   /* turn: a relayed candidate (and its server) for the agent */
 	DP_CMD_TURN_CHAN,    /* turn: a channel bound to a peer */
+	DP_CMD_TURN_ACTIVE,  /* turn: [MS-TURN] the peer the server made active destination */
 };
 
 struct dp_cmd {
@@ -31,7 +32,7 @@ struct dp_cmd {
 	char rc_fnd[DP_CMD_MAX_RC][33];
 	char rc_msid[DP_CMD_MAX_RC][65];
 	char rc_mspwd[DP_CMD_MAX_RC][33];
-	struct dp_turn_cmd turn; /* DP_CMD_SEND, DP_CMD_LOCAL_CAND, DP_CMD_TURN_CHAN */
+	struct dp_turn_cmd turn; /* DP_CMD_SEND, DP_CMD_LOCAL_CAND, DP_CMD_TURN_CHAN, _ACTIVE */
 	/* DP_CMD_REMOTE, [MS-ICE] final offer: the remote candidate id the offerer chose
 	 * (a=remote-candidate, base64), handed to ice_agent_ms_final_offer. "" for none. */
 	char ms_final[65];

@@ -440,8 +440,9 @@ static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const 
 {
 	struct dp_leg *l = &c->legs[idx];
 	const struct dp_turn_comp *tc = &l->turn.comp[comp - 1];
-	uint16_t head = dp_turn_head_len(tc, peer), n;
-	uint8_t tid[12];
+	bool ms = tc->ms;
+	uint16_t head = ms ? dp_turn_ms_head_len(&l->turn, comp, peer) : dp_turn_head_len(tc, peer), n;
+	uint8_t tid[16];
 	const uint8_t *mac;
 
 	if ((uint32_t)DP_HDRS_LEN + head + dlen + DP_TURN_WRAP_MAX > cap) {
@@ -455,14 +456,15 @@ static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const 
 		drop_count(c, l, DP_DROP_NO_NEXTHOP);
 		return 0;
 	}
-	if (head != 4) {
-		/* a Send indication's transaction id: the leg's RNG, no syscall */
+	if (head != 4 && head != 0) {
+		/* a Send's transaction id (12 bytes, [MS-TURN] 16): the leg's RNG, no syscall */
 		uint64_t a = leg_rng(&c->rng[idx]), b = leg_rng(&c->rng[idx]);
 		memcpy(tid, &a, 8);
-		memcpy(tid + 8, &b, 4);
+		memcpy(tid + 8, &b, 8);
 	}
 	memmove(f + DP_HDRS_LEN + head, data, dlen);
-	n = dp_turn_wrap(tc, peer, f + DP_HDRS_LEN, head, dlen, tid);
+	n = ms ? dp_turn_ms_wrap(&l->turn, comp, peer, f + DP_HDRS_LEN, head, dlen, tid)
+	       : dp_turn_wrap(tc, peer, f + DP_HDRS_LEN, head, dlen, tid);
 	l->turn.relayed_out++;
 	return dp_build_udp4(f, mac, c->mac, c->ips[l->iface], (uint16_t)(l->port + comp - 1), tc->srv_ip,
 			     tc->srv_port, n, c->ip_id++, true);

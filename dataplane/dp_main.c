@@ -36,6 +36,7 @@
 #include "ctl_config.h"
 #include "ctl_metrics.h"
 #include "ctl_session.h"
+#include "ctl_turn.h"
 #include "ng_proto.h"
 #include "dp_cmd.h"
 #include "dp_core.h"
@@ -1467,10 +1468,10 @@ static int parse_opts(int argc, char **argv)
 		fprintf(stderr, "icegw: turn-server needs turn-username and turn-password\n");
 		return -1;
 	}
-	if (TURN_CFG.ms_turn) {
-		/* the dataplane wraps relayed data the RFC 8656 way only (docs/operations.md) */
-		fprintf(stderr, "icegw: turn-ms: MS-TURN relays for legs are not supported by the "
-				"dataplane yet\n");
+	if (TURN_CFG.n_server && ctl_turn_cfg_check(&TURN_CFG) != 0) {
+		/* [MS-TURN]: the Edge's (MRAS's) credentials are base64 */
+		fprintf(stderr, "icegw: turn-ms: turn-username and turn-password must be base64, "
+				"as MRAS hands them out\n");
 		return -1;
 	}
 	return 0;

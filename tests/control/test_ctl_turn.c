@@ -16,6 +16,7 @@
 #include "ctl_turn.h"
 #include "dp_cmd.h"
 #include "dp_pkt.h"
+#include "msturn_srv.h"
 #include "ng_bencode.h"
 #include "stun.h"
 
@@ -55,6 +56,13 @@ struct fake {
 	struct fsrv srv[3];
 	unsigned nsrv;
 	uint64_t now_ms;
+	/* [MS-TURN]: an Edge server, and the peer behind it answering checks with peer_pwd */
+	struct msturn_srv *ms;       /* the Edge as the first client (leg b, allocated first) sees it */
+	struct msturn_srv ms_other;  /* ... and as any other client (leg a) sees it */
+	uint16_t ms_port;            /* the first client's port */
+	struct ice_addr ms_addr;
+	const char *peer_pwd;
+	unsigned peer_answers;
 };
 
 static int fake_submit(void *ctx, unsigned w, struct dp_cmd *cmd)
@@ -151,6 +159,60 @@ static int serve(struct fsrv *s, const uint8_t *req, size_t len, uint8_t *out, s
 	return stun_build_finish(&b);
 }
 
+static void to_core(struct fake *f, const struct ice_addr *from, uint16_t dport, const uint8_t *p,
+		    size_t n)
+{
+	uint8_t rf[1600];
+	uint16_t rl;
+
+	memcpy(rf + DP_HDRS_LEN, p, n);
+	rl = dp_build_udp4(rf, f->core.mac, (const uint8_t[6]){2, 0, 0, 0, 0, 9}, ice_addr_v4(from),
+			   from->port, GW_IP, dport, (uint16_t)n, 1, true);
+	if (dp_core_rx(&f->core, NOW_US(f->now_ms), rf, &rl, sizeof(rf)) != DP_VERDICT_CONSUMED)
+		f->rx_dropped++;
+}
+
+/* The Edge server takes a datagram from the leg's port; what it relays to the peer that is a
+ * check, the peer answers (RFC 8445 §7.3: signed with its password, the relayed address as
+ * the source it saw), back through the relay. */
+static void ms_deliver(struct fake *f, const uint8_t *p, size_t n, uint16_t sport)
+{
+	struct msturn_srv *s = f->ms;
+	unsigned before;
+
+	/* the scripted server keeps one allocation: each client port gets its own */
+	if (!f->ms_port)
+		f->ms_port = sport;
+	if (sport != f->ms_port)
+		s = &f->ms_other;
+	before = s->sends + s->bare;
+	uint8_t resp[1500], w[1600];
+	struct stun_msg m;
+	struct stun_builder b;
+	struct stun_key k;
+	int rn;
+
+	rn = msturn_srv_input(s, p, n, resp, sizeof(resp));
+	if (rn > 0)
+		to_core(f, &f->ms_addr, sport, resp, (size_t)rn);
+	if (s->sends + s->bare == before || !f->peer_pwd ||
+	    stun_parse(&m, s->data, s->data_len, 0) != 0 || m.method != STUN_M_BINDING ||
+	    m.cls != STUN_C_REQUEST)
+		return;
+	stun_key_init(&k, f->peer_pwd, strlen(f->peer_pwd));
+	stun_build_init(&b, resp, sizeof(resp), stun_type(STUN_M_BINDING, STUN_C_SUCCESS),
+			stun_msg_tid(&m), 0);
+	stun_build_addr(&b, STUN_A_XOR_MAPPED_ADDRESS, &s->relayed);
+	stun_build_integrity(&b, &k, STUN_MI_RFC);
+	stun_build_fingerprint(&b, false);
+	rn = stun_build_finish(&b);
+	assert_true(rn > 0);
+	f->peer_answers++;
+	rn = msturn_srv_relay(s, &s->data_to, resp, (size_t)rn, w, sizeof(w));
+	assert_true(rn > 0);
+	to_core(f, &f->ms_addr, sport, w, (size_t)rn);
+}
+
 /* Deliver what the core sent to the servers, and their answers to the core, until quiet. */
 static void pump(struct fake *f)
 {
@@ -177,6 +239,10 @@ static void pump(struct fake *f)
 					f->held[f->nheld++] = fr;
 				continue;
 			}
+		}
+		if (f->ms && ice_addr_eq(&dst, &f->ms_addr)) {
+			ms_deliver(f, fr.b + DP_HDRS_LEN, (size_t)(fr.len - DP_HDRS_LEN), src.port);
+			continue;
 		}
 		for (unsigned i = 0; i < f->nsrv; i++) {
 			struct fsrv *s = &f->srv[i];
@@ -853,6 +919,166 @@ static void test_leg_a_force_relay_no_server(void **state)
 	dp_core_free(&f.core, free);
 }
 
+/* ------------------------------------------------------------------ [MS-TURN] */
+
+/* A force-relay leg on an Edge server: MS-TURN Allocate with MRAS's base64 credentials, no
+ * CreatePermission at the answer, checks out in signed Sends and back in 0x0115 Data
+ * Indications, Set-Active-Destination once the relayed pair is selected (numbered on from the
+ * worker's Sends), then bare media; a refused Set-Active-Destination sets ICEWarn 0x4. */
+static void ms_case(bool refuse)
+{
+	static struct fake f;
+	static struct msturn_srv srv;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], msg[8192], out[65536], rel[64];
+	const struct dp_leg *lb;
+	const struct ctl_turn_stats *ts;
+	struct ice_addr relayed, mapped;
+	size_t n;
+
+	turn_cfg(&tc);
+	snprintf(tc.user, sizeof(tc.user), "%s", MSTURN_SRV_USER_B64);
+	snprintf(tc.pass, sizeof(tc.pass), "%s", MSTURN_SRV_PASS_B64);
+	tc.ms_turn = true;
+	assert_int_equal(ctl_turn_cfg_check(&tc), 0);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.210:3478");
+	mk(&f, &tc);
+	ice_addr_parse(&relayed, "192.0.2.210:50500");
+	ice_addr_parse(&mapped, "203.0.113.1:30000");
+	msturn_srv_init(&srv, &relayed, &mapped);
+	srv.sad_refuse = refuse;
+	f.ms = &srv;
+	{
+		struct ice_addr other;
+
+		ice_addr_parse(&other, "192.0.2.210:50502");
+		msturn_srv_init(&f.ms_other, &other, &mapped);
+	}
+	ice_addr_parse(&f.ms_addr, "192.0.2.210:3478");
+	f.peer_pwd = "bobpasswordbobpassword1";
+	offer_deferred(&f, "m1", "call-ms@x", "force-relay", 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_non_null(strstr(sdp, " 192.0.2.210 50500 typ relay "));
+	assert_null(strstr(sdp, "typ host"));
+	assert_string_equal(warn, "");
+	assert_int_equal(srv.allocs, 2); /* unsigned, 401, signed */
+	assert_int_equal(srv.allocs_signed, 1);
+	assert_int_equal(f.ms_other.allocs_signed, 1); /* leg a's relay, for the answer */
+	lb = leg_b(&f);
+	assert_non_null(lb);
+	assert_true(lb->turn.comp[0].ms);
+	assert_true(lb->turn.ms.sign);
+	assert_int_equal(lb->turn.comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ);
+
+	/* the answer: no CreatePermission (the server would count an unknown method as bad) */
+	n = ng_msg(msg, sizeof(msg), "a1", "answer", "call-ms@x", "ttag", answer_sdp, NULL);
+	assert_true(ctl_handle(f.ctl, msg, n, out, sizeof(out), f.now_ms) > 0);
+	pump(&f);
+	assert_int_equal(srv.bad, 0);
+	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->permissions, 0);
+
+	/* checks through the relay until the relayed pair is selected and the server told */
+	for (unsigned i = 0; i < 200 && !srv.sads; i++) {
+		f.now_ms += 20;
+		dp_core_timers(&f.core, NOW_US(f.now_ms));
+		pump(&f);
+		ctl_poll(f.ctl, f.now_ms, out, sizeof(out), NULL);
+		pump(&f);
+	}
+	assert_true(f.peer_answers >= 1);
+	assert_true(srv.sends >= 2); /* a check, and the nominating one */
+	assert_int_equal(srv.sads, 1);
+	assert_int_equal(srv.bad, 0); /* every number rose: the Set-Active-Destination's too */
+	assert_true(srv.last_seq > MSTURN_SRV_FIRST_SEQ + srv.sends - 1);
+	ts = ctl_turn_stats(ctl_turn_mgr(f.ctl));
+	/* a few polls later: not asked again, whatever the answer was */
+	for (unsigned i = 0; i < 20; i++) {
+		f.now_ms += 100;
+		ctl_poll(f.ctl, f.now_ms, out, sizeof(out), NULL);
+		pump(&f);
+	}
+	assert_int_equal(srv.sads, 1);
+	if (!refuse) {
+		struct ice_addr peer;
+		uint8_t r[172] = {0x80, 0};
+		unsigned bare = srv.bare;
+
+		assert_int_equal(ts->active_dests, 1);
+		assert_true(lb->turn.comp[0].ms_active);
+		assert_true(srv.active);
+		ice_addr_set_v4(&peer, lb->turn.comp[0].ms_active_ip, lb->turn.comp[0].ms_active_port);
+		assert_true(ice_addr_eq(&peer, &srv.active_dest));
+		/* alice's media leaves bare for the active destination */
+		ice_addr_parse(&peer, "192.0.2.10:40000");
+		{
+			uint8_t fr[1600];
+			uint16_t fl;
+			memcpy(fr + DP_HDRS_LEN, r, sizeof(r));
+			fl = dp_build_udp4(fr, f.core.mac, (const uint8_t[6]){2, 0, 0, 0, 0, 9},
+					   ice_addr_v4(&peer), 40000, GW_IP,
+					   f.core.legs[lb->peer].port, sizeof(r), 1, true);
+			/* leg a's ICE is not done here: its media comes from a validated pair
+			 * only, so latch it as the default */
+			f.core.legs[lb->peer].media_state[0] = 1;
+			f.core.legs[lb->peer].media_ip[0] = ice_addr_v4(&peer);
+			f.core.legs[lb->peer].media_port[0] = 40000;
+			assert_int_equal(dp_core_rx(&f.core, NOW_US(f.now_ms), fr, &fl, sizeof(fr)),
+					 DP_VERDICT_TX);
+			assert_int_equal(dp_rd32(fr + DP_ETH_LEN + 16), 0xc00002d2u); /* the Edge */
+			assert_int_equal(dp_rd16(fr + DP_ETH_LEN + DP_IP4_LEN), lb->port);
+			assert_int_equal(fl, DP_HDRS_LEN + sizeof(r));
+			ms_deliver(&f, fr + DP_HDRS_LEN, sizeof(r), lb->port);
+		}
+		assert_int_equal(srv.bare, bare + 1);
+		assert_int_equal(query_warn_b(&f, "call-ms@x", rel, sizeof(rel)), 0);
+	} else {
+		assert_int_equal(ts->active_failed, 1);
+		assert_false(lb->turn.comp[0].ms_active);
+		/* seed 000 0x4: sending on the TURN server failed; in the query like the others */
+		assert_int_equal(query_warn_b(&f, "call-ms@x", rel, sizeof(rel)), TURN_WARN_SEND_FAILED);
+	}
+	assert_string_equal(rel, "192.0.2.210:50500");
+
+	/* delete: an Allocate with LIFETIME 0 from the leg's port */
+	n = ng_msg(msg, sizeof(msg), "d1", "delete", "call-ms@x", NULL, NULL, NULL);
+	assert_true(ctl_handle(f.ctl, msg, n, out, sizeof(out), f.now_ms) > 0);
+	pump(&f);
+	assert_int_equal(srv.releases, 1);
+	assert_int_equal(srv.bad, 0);
+	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->active, 0);
+	assert_int_equal(f.failed, 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+static void test_msturn_active_destination(void **state)
+{
+	(void)state;
+	ms_case(false);
+}
+
+static void test_msturn_active_destination_refused(void **state)
+{
+	(void)state;
+	ms_case(true);
+}
+
+/* MRAS credentials are base64: anything else is refused at start-up. */
+static void test_msturn_credentials_form(void **state)
+{
+	struct ctl_turn_cfg tc;
+
+	(void)state;
+	turn_cfg(&tc);
+	tc.ms_turn = true;
+	assert_int_equal(ctl_turn_cfg_check(&tc), -EINVAL); /* "alice" is not base64 */
+	snprintf(tc.user, sizeof(tc.user), "%s", MSTURN_SRV_USER_B64);
+	assert_int_equal(ctl_turn_cfg_check(&tc), -EINVAL); /* nor "secret" */
+	snprintf(tc.pass, sizeof(tc.pass), "%s", MSTURN_SRV_PASS_B64);
+	assert_int_equal(ctl_turn_cfg_check(&tc), 0);
+	tc.ms_turn = false;
+	assert_int_equal(ctl_turn_cfg_check(&tc), 0); /* RFC: taken as they are */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,6 +1094,9 @@ int main(void)
 		cmocka_unit_test(test_leg_a_unreachable),
 		cmocka_unit_test(test_leg_a_force_relay_answer),
 		cmocka_unit_test(test_leg_a_force_relay_no_server),
+		cmocka_unit_test(test_msturn_active_destination),
+		cmocka_unit_test(test_msturn_active_destination_refused),
+		cmocka_unit_test(test_msturn_credentials_form),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,10 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <errno.h>
 
+#include "dp_cmd.h"
 #include "dp_core.h"
 #include "dp_pkt.h"
+#include "msturn_srv.h"
 #include "stun.h"
+#include "turn.h"
 
 #define GW 0xcb007101u    /* 203.0.113.1 */
 #define SRV 0xc00002c8u   /* 192.0.2.200, the TURN server */
@@ -287,12 +291,306 @@ static void test_responses_up_and_drops(void **st)
 	dp_core_free(c, free);
 }
 
+/* ------------------------------------------------------------------ [MS-TURN] */
+
+/* Transaction ids for the reference client: the bytes the core put on the wire. */
+static uint8_t q_tid[16];
+static unsigned q_pos;
+
+static uint64_t q_rng(void *ctx)
+{
+	uint64_t v;
+
+	(void)ctx;
+	memcpy(&v, q_tid + q_pos, 8);
+	q_pos = (q_pos + 8) % 16;
+	return v;
+}
+
+/* turn.c's client allocated on the scripted Edge server, as the control thread does it. */
+static void ms_allocate(struct turn_alloc *ta, struct msturn_srv *srv)
+{
+	struct turn_config cfg = {.user = MSTURN_SRV_USER_B64, .pass = MSTURN_SRV_PASS_B64,
+				  .ms_turn = true, .rng = q_rng};
+	struct ice_addr rel, mapped, to;
+	struct turn_event ev;
+	uint8_t req[1500], resp[1500];
+	int n, rn;
+
+	ice_addr_set_v4(&cfg.server, SRV, 3478);
+	ice_addr_set_v4(&rel, SRV, 49152);
+	ice_addr_set_v4(&mapped, GW, 30002);
+	msturn_srv_init(srv, &rel, &mapped);
+	assert_int_equal(turn_init(ta, &cfg), 0);
+	assert_int_equal(turn_start(ta, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		n = turn_poll_transmit(ta, 0, req, sizeof(req), &to);
+		assert_true(n > 0);
+		rn = msturn_srv_input(srv, req, (size_t)n, resp, sizeof(resp));
+		assert_true(rn > 0);
+		assert_int_equal(turn_handle(ta, 0, &cfg.server, resp, (size_t)rn), TURN_RX_HANDLED);
+	}
+	assert_true(turn_poll_event(ta, &ev));
+	assert_int_equal(ev.type, TURN_EV_ALLOCATED);
+	assert_true(ta->ms_seq_valid);
+	assert_int_equal(ta->ms_seq, MSTURN_SRV_FIRST_SEQ);
+}
+
+/* Leg b's relay made MS-TURN by the command the control thread sends. */
+static void ms_install(struct dp_core *c, struct turn_alloc *ta)
+{
+	static struct dp_cmd cmd;
+	struct ice_addr none;
+	int n;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = DP_CMD_LOCAL_CAND;
+	cmd.slot = 1;
+	cmd.turn.comp = 1;
+	ice_addr_set_v4(&cmd.turn.relayed, SRV, 49152);
+	ice_addr_set_v4(&cmd.turn.dst, SRV, 3478);
+	cmd.turn.local_pref = 65535;
+	ice_addr_set_v4(&none, 0, 0);
+	n = turn_wrap(ta, &none, "", 0, cmd.turn.buf, sizeof(cmd.turn.buf));
+	ta->ms_seq = MSTURN_SRV_FIRST_SEQ;
+	assert_true(n > 0);
+	cmd.turn.len = (uint16_t)n;
+	cmd.turn.ms = 1;
+	cmd.turn.ms_seq = ta->ms_seq;
+	cmd.turn.ms_key = ta->lt.key;
+	dp_cmd_apply(c, &cmd, 1000000);
+	assert_int_equal(cmd.result, 0);
+	assert_true(c->legs[1].turn.comp[0].ms);
+}
+
+static uint32_t seq_of(const uint8_t *p, size_t len)
+{
+	struct stun_msg m;
+	const uint8_t *v;
+	uint16_t l;
+
+	assert_int_equal(stun_parse(&m, p, len, STUN_PF_MS_ATTRS | STUN_PF_UNPADDED), 0);
+	assert_int_equal(stun_msg_get_bytes(&m, MSTURN_A_MS_SEQUENCE_NUMBER, &v, &l), 0);
+	return dp_rd32(v + 20);
+}
+
+/* Media out through an MS-TURN relay: signed Send requests numbered from the worker's count,
+ * byte for byte what turn_wrap() (checked against libnice's) makes; the Edge server takes
+ * them. In: 0x0115 Data Indications unwrapped; bare data dropped until a destination is
+ * active, then bare both ways with no number taken. */
+static void test_msturn_send_and_data(void **st)
+{
+	static struct turn_alloc ta;
+	static struct msturn_srv srv;
+	struct cap k;
+	struct dp_core *c = setup(&k, false);
+	struct ice_addr peer;
+	uint8_t f[1600], r[200], ref[1600], w[1600];
+	uint16_t len, n;
+	int rn, wn;
+
+	(void)st;
+	ms_allocate(&ta, &srv);
+	ms_install(c, &ta);
+	ice_addr_set_v4(&peer, PEER, 50000);
+
+	/* in: a Data Indication from the peer, relayed to alice; leg b latches onto the peer */
+	n = rtp(r, 1);
+	wn = msturn_srv_relay(&srv, &peer, r, n, w, sizeof(w));
+	assert_true(wn > 0 && dp_rd16(w) == MSTURN_T_DATA_IND);
+	len = frame(f, SRV, 3478, 30002, w, (uint16_t)wn);
+	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_TX);
+	assert_int_equal(dp_rd32(f + DP_ETH_LEN + 16), ALICE);
+	assert_int_equal(len, DP_HDRS_LEN + n);
+	assert_memory_equal(f + DP_HDRS_LEN, r, n);
+	assert_int_equal(c->legs[1].media_ip[0], PEER);
+	assert_int_equal(c->legs[1].turn.relayed_in, 1);
+	c->legs[1].turn.comp[0].selected = 1;
+
+	/* out: two Sends, numbers 8 and 9 (the server gave 7), each as turn_wrap() has it */
+	for (uint32_t i = 0; i < 2; i++) {
+		n = rtp(r, (uint16_t)(2 + i));
+		len = frame(f, ALICE, 40000, 30000, r, n);
+		assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_TX);
+		assert_int_equal(dp_rd32(f + DP_ETH_LEN + 16), SRV);
+		assert_int_equal(dp_rd16(f + DP_ETH_LEN + DP_IP4_LEN), 30002);
+		assert_int_equal(dp_rd16(f + DP_ETH_LEN + DP_IP4_LEN + 2), 3478);
+		assert_int_equal(seq_of(f + DP_HDRS_LEN, len - DP_HDRS_LEN), MSTURN_SRV_FIRST_SEQ + 1 + i);
+		memcpy(q_tid, f + DP_HDRS_LEN + 4, 16);
+		q_pos = 0;
+		ta.ms_seq = MSTURN_SRV_FIRST_SEQ + i;
+		rn = turn_wrap(&ta, &peer, r, n, ref, sizeof(ref));
+		assert_int_equal(rn, len - DP_HDRS_LEN);
+		assert_memory_equal(ref, f + DP_HDRS_LEN, (size_t)rn);
+		assert_int_equal(msturn_srv_input(&srv, f + DP_HDRS_LEN, len - DP_HDRS_LEN, w, sizeof(w)), 0);
+		assert_int_equal(srv.sends, i + 1);
+		assert_int_equal(srv.bad, 0);
+		assert_true(ice_addr_eq(&srv.data_to, &peer));
+		assert_int_equal(srv.data_len, n);
+		assert_memory_equal(srv.data, r, n);
+	}
+	assert_int_equal(c->legs[1].turn.comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ + 2);
+
+	/* bare data from the server before any active destination: dropped, counted */
+	n = rtp(r, 9);
+	len = frame(f, SRV, 3478, 30002, r, n);
+	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_DROP);
+	assert_int_equal(c->legs[1].st.drops[DP_DROP_TURN], 1);
+
+	/* the peer made active destination: bare both ways, no number used */
+	{
+		static struct dp_cmd cmd;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.type = DP_CMD_TURN_ACTIVE;
+		cmd.slot = 1;
+		cmd.turn.comp = 1;
+		cmd.turn.dst = peer;
+		dp_cmd_apply(c, &cmd, 2000000);
+		assert_int_equal(cmd.result, 0);
+		srv.active = true;
+		srv.active_dest = peer;
+	}
+	n = rtp(r, 10);
+	len = frame(f, ALICE, 40000, 30000, r, n);
+	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_TX);
+	assert_int_equal(dp_rd32(f + DP_ETH_LEN + 16), SRV);
+	assert_int_equal(len, DP_HDRS_LEN + n);
+	assert_memory_equal(f + DP_HDRS_LEN, r, n);
+	assert_int_equal(msturn_srv_input(&srv, f + DP_HDRS_LEN, n, w, sizeof(w)), 0);
+	assert_int_equal(srv.bare, 1);
+	assert_int_equal(c->legs[1].turn.comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ + 2);
+	n = rtp(r, 11);
+	wn = msturn_srv_relay(&srv, &peer, r, n, w, sizeof(w));
+	assert_int_equal(wn, n);
+	len = frame(f, SRV, 3478, 30002, w, (uint16_t)wn);
+	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_TX);
+	assert_int_equal(dp_rd32(f + DP_ETH_LEN + 16), ALICE);
+	assert_memory_equal(f + DP_HDRS_LEN, r, n);
+	/* another peer still goes in a Send, numbered on */
+	{
+		struct ice_addr other;
+		uint8_t out[1600];
+		uint16_t h;
+		ice_addr_set_v4(&other, PEER + 1, 50002);
+		h = dp_turn_ms_head_len(&c->legs[1].turn, 1, &other);
+		assert_int_equal(h, c->legs[1].turn.ms.head_len);
+		memcpy(out + h, r, n);
+		len = dp_turn_ms_wrap(&c->legs[1].turn, 1, &other, out, h, n, q_tid);
+		assert_int_equal(seq_of(out, len), MSTURN_SRV_FIRST_SEQ + 3);
+		assert_int_equal(msturn_srv_input(&srv, out, len, w, sizeof(w)), 0);
+		assert_int_equal(srv.sends, 3);
+		assert_true(ice_addr_eq(&srv.data_to, &other));
+		assert_int_equal(dp_turn_ms_head_len(&c->legs[1].turn, 1, &peer), 0);
+	}
+	assert_int_equal(srv.bad, 0);
+	dp_core_free(c, free);
+}
+
+/* Control messages (MAGIC-COOKIE first) go up; a Set-Active-Destination from the control
+ * thread is numbered from the worker's count and signed again; bad templates are refused. */
+static void test_msturn_control_and_renumber(void **st)
+{
+	static struct turn_alloc ta;
+	static struct msturn_srv srv;
+	static struct dp_cmd cmd;
+	struct cap k;
+	struct dp_core *c = setup(&k, false);
+	struct ice_addr peer, to;
+	uint8_t f[1600], req[1500], resp[1500];
+	uint16_t len;
+	int n, rn;
+
+	(void)st;
+	ms_allocate(&ta, &srv);
+	ms_install(c, &ta);
+	c->legs[1].turn.comp[0].ms_seq = 41; /* the worker's Sends went on meanwhile */
+	ice_addr_set_v4(&peer, PEER, 50000);
+	assert_int_equal(turn_set_active_dest(&ta, 0, &peer), 0);
+	n = turn_poll_transmit(&ta, 0, req, sizeof(req), &to);
+	assert_true(n > 0);
+	assert_int_equal(seq_of(req, (size_t)n), MSTURN_SRV_FIRST_SEQ + 1);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = DP_CMD_SEND;
+	cmd.slot = 1;
+	cmd.turn.comp = 1;
+	cmd.turn.dst = to;
+	cmd.turn.len = (uint16_t)n;
+	memcpy(cmd.turn.buf, req, (size_t)n);
+	{
+		struct stun_msg m;
+		assert_int_equal(stun_parse(&m, req, (size_t)n, STUN_PF_MS_ATTRS | STUN_PF_UNPADDED), 0);
+		cmd.turn.ms_renumber = 1;
+		cmd.turn.ms_seq_off = stun_msg_find(&m, MSTURN_A_MS_SEQUENCE_NUMBER)->off;
+	}
+	srv.seq_started = true;
+	srv.last_seq = 41;
+	k.n = 0;
+	dp_cmd_apply(c, &cmd, 2000000);
+	assert_int_equal(cmd.result, 0);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(seq_of(k.f + DP_HDRS_LEN, k.len - DP_HDRS_LEN), 42);
+	rn = msturn_srv_input(&srv, k.f + DP_HDRS_LEN, k.len - DP_HDRS_LEN, resp, sizeof(resp));
+	assert_true(rn > 0);
+	assert_int_equal(srv.sads, 1);
+	assert_int_equal(srv.bad, 0);
+	/* its answer (MAGIC-COOKIE first) goes up to the control thread, which takes it */
+	len = frame(f, SRV, 3478, 30002, resp, (uint16_t)rn);
+	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_CONSUMED);
+	assert_int_equal(up_n, 1);
+	assert_int_equal(up_len, rn);
+	assert_int_equal(turn_handle(&ta, 0, &to, resp, (size_t)rn), TURN_RX_HANDLED);
+	{
+		struct turn_event ev;
+		assert_true(turn_poll_event(&ta, &ev));
+		assert_int_equal(ev.type, TURN_EV_ACTIVE_DEST);
+	}
+	/* an MS-TURN message that is neither: dropped; a renumber on a plain leg: refused */
+	{
+		struct stun_builder b;
+		uint8_t tid[16] = {3};
+		stun_build_init(&b, resp, sizeof(resp), stun_type(STUN_M_BINDING, STUN_C_SUCCESS), tid,
+				STUN_BF_LEGACY | STUN_BF_UNPADDED);
+		stun_build_u32(&b, MSTURN_A_MAGIC_COOKIE, MSTURN_MAGIC_COOKIE_VALUE);
+		rn = stun_build_finish(&b);
+		len = frame(f, SRV, 3478, 30002, resp, (uint16_t)rn);
+		assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_DROP);
+		assert_int_equal(c->legs[1].st.drops[DP_DROP_TURN], 1);
+	}
+	cmd.slot = 0;
+	dp_cmd_apply(c, &cmd, 2000000);
+	assert_int_equal(cmd.result, -EINVAL);
+	/* templates: not a Send; the other component with other credentials */
+	{
+		struct dp_turn_leg tl;
+		struct dp_turn_cmd tc;
+		memset(&tl, 0, sizeof(tl));
+		memset(&tc, 0, sizeof(tc));
+		tc.len = (uint16_t)n;
+		memcpy(tc.buf, req, (size_t)n); /* a Set-Active-Destination */
+		assert_int_equal(dp_turn_ms_install(&tl, 1, &tc), -EINVAL);
+		ice_addr_set_v4(&to, 0, 0);
+		n = turn_wrap(&ta, &to, "", 0, tc.buf, sizeof(tc.buf));
+		tc.len = (uint16_t)n;
+		tc.ms_key = ta.lt.key;
+		assert_int_equal(dp_turn_ms_install(&tl, 1, &tc), 0);
+		tc.buf[4] ^= 1; /* another transaction id: still the same template */
+		assert_int_equal(dp_turn_ms_install(&tl, 2, &tc), 0);
+		tc.ms_key.inner[0] ^= 1;
+		assert_int_equal(dp_turn_ms_install(&tl, 2, &tc), -EEXIST);
+		tc.len--;
+		assert_int_equal(dp_turn_ms_install(&tl, 2, &tc), -EINVAL);
+	}
+	dp_core_free(c, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_channeldata_both_ways),
 		cmocka_unit_test(test_check_through_relay),
 		cmocka_unit_test(test_responses_up_and_drops),
+		cmocka_unit_test(test_msturn_send_and_data),
+		cmocka_unit_test(test_msturn_control_and_renumber),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
