@@ -244,7 +244,7 @@ case_mode() {
 	stop_edge
 	echo "-- msturn_server"; cat "$work/edge.log"
 	# leg b's component 1: the allocation whose client is icegw's leg b port
-	port_b=$(sed -n 's/^leg-b-port //p' "$work/$mode.result")
+	port_b=$(sed -n 's/^leg-port //p' "$work/$mode.result")
 	line=$(grep "^summary client $GW:$port_b " "$work/edge.log")
 	[ -n "$line" ] || fail "$mode: the server saw no allocation from $GW:$port_b"
 	grep -q "^client $GW:$port_b relayed $rel\$" "$work/edge.log" || fail "$mode: $rel is not leg b's relay"
