@@ -74,7 +74,7 @@ static struct {
 	struct sockaddr_in ng;
 	const char *ng_spec;
 	unsigned calls, window, tries, query_every;
-	unsigned timeout_ms, hold_ms, max_time_s, wait_s;
+	unsigned timeout_ms, hold_ms, max_time_s, wait_s, rate;
 	uint64_t max_failures;
 	bool rtcp_mux, ms_ice2;
 	const char *ice;
@@ -97,6 +97,7 @@ static struct {
 	uint64_t sent[K_N], failed[K_N], timeouts, retrans, late, bad_cookie;
 	double phase_end;
 	bool stop_producing;
+	bool rate_wait;      /* the producer has more, later (--rate) */
 } R;
 
 static volatile sig_atomic_t interrupted;
@@ -515,6 +516,7 @@ static double run_phase(next_fn next, double deadline, bool interruptible)
 	struct pollfd pfd = {.fd = R.fd, .events = POLLIN};
 
 	R.stop_producing = false;
+	R.rate_wait = false;
 	for (;;) {
 		double now = now_s();
 		uint8_t kind;
@@ -526,7 +528,7 @@ static double run_phase(next_fn next, double deadline, bool interruptible)
 		}
 		while (!R.stop_producing && R.busy < R.window && next(&kind, &call))
 			start_req(kind, call, now);
-		if (!R.busy)
+		if (!R.busy && (!R.rate_wait || R.stop_producing))
 			break;
 		(void)poll(&pfd, 1, 5);
 		for (int k = 0; k < 256; k++) {
@@ -571,6 +573,7 @@ static double run_phase(next_fn next, double deadline, bool interruptible)
 
 static uint32_t cursor;
 static uint32_t *order;
+static double setup_t0;
 static unsigned sync_kind_pending;
 
 static bool next_setup(uint8_t *kind, uint32_t *call)
@@ -581,6 +584,10 @@ static bool next_setup(uint8_t *kind, uint32_t *call)
 		return true;
 	}
 	if (cursor >= R.calls)
+		return false;
+	/* --rate: new calls arrive at most this fast (answers of calls begun are never held) */
+	R.rate_wait = R.rate && cursor >= (now_s() - setup_t0) * R.rate;
+	if (R.rate_wait)
 		return false;
 	*kind = K_OFFER;
 	*call = cursor++;
@@ -691,6 +698,8 @@ static void usage(FILE *f)
 		"  -s, --ng IP:PORT       the daemon's NG address (default 127.0.0.1:2223)\n"
 		"  -n, --calls N          calls (1-%u, default 1000)\n"
 		"  -w, --window W         requests in flight at most (1-%u, default 64)\n"
+		"  -R, --rate N           start at most N new calls per second (default: as fast as the\n"
+		"                         window allows)\n"
 		"  -m, --rtcp-mux         both sides offer a=rtcp-mux (one port per leg)\n"
 		"      --ms-ice2          the caller is an MS-ICE2 endpoint (libnice OC2007R2\n"
 		"                         candidate priorities); the callee RFC 8445\n"
@@ -771,6 +780,7 @@ static int parse_args(int argc, char **argv)
 		{"max-failures", required_argument, NULL, 'f'},
 		{"prefix", required_argument, NULL, 'P'},
 		{"wait", required_argument, NULL, 'W'},
+		{"rate", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -786,7 +796,7 @@ static int parse_args(int argc, char **argv)
 	R.ice = "force";
 	snprintf(R.prefix, sizeof(R.prefix), "icegw-load-%ld-", (long)getpid());
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:n:w:mp:q:t:r:T:f:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:n:w:mp:q:t:r:T:f:R:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': R.ng_spec = optarg; break;
 		case 'n':
@@ -842,6 +852,11 @@ static int parse_args(int argc, char **argv)
 			if (!parse_uint("--max-failures", optarg, 0, 4000000000ul, &v))
 				return 2;
 			R.max_failures = v;
+			break;
+		case 'R':
+			if (!parse_uint("--rate", optarg, 1, 10000000, &v))
+				return 2;
+			R.rate = (unsigned)v;
 			break;
 		case 'W':
 			if (!parse_uint("--wait", optarg, 0, 3600, &v))
@@ -961,6 +976,7 @@ int main(int argc, char **argv)
 	/* set-up: offers and answers, answers first so calls complete as they go */
 	deadline = now_s() + R.max_time_s;
 	cursor = 0;
+	setup_t0 = now_s();
 	t_setup0 = run_phase(next_setup, deadline, true);
 	t_setup = (R.phase_end > t_setup0 ? R.phase_end : now_s()) - t_setup0;
 	for (uint32_t i = 0; i < R.calls; i++) {
@@ -1037,14 +1053,18 @@ int main(int argc, char **argv)
 		print_lat(name, &R.err[k]);
 	}
 	if (have_mem) {
-		double per_call = up ? (double)(m1.rss - m0.rss) * 1024 / up : 0;
-		double back = up ? (double)(m1.rss - m2.rss) * 1024 / up : 0;
+		/* per call the daemon held at peak: a call whose answer failed holds memory too */
+		int64_t held = stat_get(&st1, "sessionsown") - stat_get(&st0, "sessionsown");
+		unsigned nh = held > 0 && stat_get(&st0, "sessionsown") >= 0 ? (unsigned)held : up;
+		double per_call = nh ? (double)(m1.rss - m0.rss) * 1024 / nh : 0;
+		double back = nh ? (double)(m1.rss - m2.rss) * 1024 / nh : 0;
 
 		printf("daemon memory (pid %ld): VmRSS before %ld KiB, peak %ld KiB, after delete %ld KiB; "
 		       "VmHWM %ld KiB\n", R.pid, m0.rss, m1.rss, m2.rss, m2.hwm);
-		printf("  per call set up: +%.0f B (RssAnon %+.0f B, RssShmem %+.0f B); returned on delete "
-		       "%.0f B per call\n", per_call, up ? (double)(m1.anon - m0.anon) * 1024 / up : 0,
-		       up ? (double)(m1.shmem - m0.shmem) * 1024 / up : 0, back);
+		printf("  per call held (%u): +%.0f B (RssAnon %+.0f B, RssShmem %+.0f B); returned on "
+		       "delete %.0f B per call\n", nh, per_call,
+		       nh ? (double)(m1.anon - m0.anon) * 1024 / nh : 0,
+		       nh ? (double)(m1.shmem - m0.shmem) * 1024 / nh : 0, back);
 	}
 	print_stats(&st0, &st1, &st2);
 

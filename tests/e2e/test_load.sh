@@ -71,7 +71,7 @@ grep -q '^query: 40 sampled (1 in 50), 0 failed$' "$work/a" || fail "query sampl
 grep -q '^daemon memory (pid ' "$work/a" || fail "no memory figures from /proc/$pid/status"
 
 # the same daemon again: rtcp-mux on both sides, an MS-ICE2 caller; ports and slots reused
-"$load" --ng "127.0.0.1:$port" --pid "$pid" -n 1000 -w 32 -m --ms-ice2 >"$work/b" 2>&1
+"$load" --ng "127.0.0.1:$port" --pid "$pid" -n 1000 -w 32 -R 5000 -m --ms-ice2 >"$work/b" 2>&1
 rc=$?
 [ "$rc" = 0 ] || { cat "$work/b"; fail "1 000 muxed MS-ICE2 calls: icegw-load exit $rc"; }
 want "$work/b" up 1000 "muxed MS-ICE2 calls"
