@@ -309,6 +309,9 @@ static int worker_main(void *arg)
 /* ------------------------------------------------------------------ control thread */
 
 static struct ctl *CTL;
+/* ring entries one NG request may need: a re-offer of 16 sections deletes, creates and
+ * describes 2 legs each */
+#define NG_CMD_RESERVE 128
 static int ng_fd = -1;
 static int metrics_fd = -1;          /* Prometheus scrape endpoint (--metrics), TCP */
 static int ng_tcp_fd = -1;           /* NG over TCP listener (--ng-tcp) */
@@ -533,9 +536,15 @@ static void control_poll(void)
 	for (int k = 0; k < 32; k++) {
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
-		ssize_t r = recvfrom(ng_fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+		ssize_t r;
 		size_t rl;
 
+		/* backpressure: while the worker's ring could not take a whole request's commands,
+		 * requests wait in the socket (then the client retransmits) rather than being
+		 * refused "worker busy" (docs/benchmarks.md, icegw-load) */
+		if (rte_ring_free_count(W->cmd_ring) < NG_CMD_RESERVE)
+			break;
+		r = recvfrom(ng_fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
 		if (r <= 0)
 			break;
 		{
