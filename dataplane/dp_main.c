@@ -563,7 +563,7 @@ static void control_poll(void)
 	ng_send_deferred();
 	if (metrics_fd >= 0)
 		metrics_serve();
-	if (ng_tcp_fd >= 0)
+	if (ng_tcp_fd >= 0 && rte_ring_free_count(W->cmd_ring) >= NG_CMD_RESERVE)
 		ng_tcp_serve();
 }
 
