@@ -30,6 +30,11 @@ stop_icegw() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	pid=
+	# a sanitizer build: what the daemon reported under load fails the test
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$work/icegw.log"; then
+		fail "the daemon's sanitizer report:"
+		cat "$work/icegw.log"
+	fi
 }
 # field NAME FILE: NAME=value from the tool's summary line
 field() { sed -n "s/^summary: .*\b$1=\([-0-9]*\).*/\1/p" "$2"; }
