@@ -527,6 +527,9 @@ static int worker_main(void *arg)
 /* ------------------------------------------------------------------ control thread */
 
 static struct ctl *CTL;
+/* ring entries one NG request may need: a re-offer of 16 sections deletes, creates and
+ * describes 2 legs each */
+#define NG_CMD_RESERVE 128
 static int ng_fd = -1;
 static int metrics_fd = -1;          /* Prometheus scrape endpoint (--metrics), TCP */
 static int ng_tcp_fd = -1;           /* NG over TCP listener (--ng-tcp) */
@@ -538,6 +541,16 @@ static struct ng_tcp_conn {
 } ng_conns[NG_TCP_CONNS];
 static unsigned workers_left;       /* launched workers still running */
 static uint64_t last_poll_tsc;
+
+/* Can every worker's command ring take a whole request's commands? (A request goes to the
+ * worker of its call, unknown before it is parsed.) */
+static bool cmd_rings_have_room(void)
+{
+	for (unsigned w = 0; w < NW; w++)
+		if (rte_ring_free_count(WK[w]->cmd_ring) < NG_CMD_RESERVE)
+			return false;
+	return true;
+}
 
 /* ---- TURN responses worker -> control: preallocated buffers on two rings (no malloc on the
  * worker); a full ring drops the response (counted) and the client retransmits. */
@@ -761,9 +774,15 @@ static void control_poll(void)
 	for (int k = 0; k < 32; k++) {
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
-		ssize_t r = recvfrom(ng_fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+		ssize_t r;
 		size_t rl;
 
+		/* backpressure: while the worker's ring could not take a whole request's commands,
+		 * requests wait in the socket (then the client retransmits) rather than being
+		 * refused "worker busy" (docs/benchmarks.md, icegw-load) */
+		if (!cmd_rings_have_room())
+			break;
+		r = recvfrom(ng_fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
 		if (r <= 0)
 			break;
 		{
@@ -782,7 +801,7 @@ static void control_poll(void)
 	ng_send_deferred();
 	if (metrics_fd >= 0)
 		metrics_serve();
-	if (ng_tcp_fd >= 0)
+	if (ng_tcp_fd >= 0 && cmd_rings_have_room())
 		ng_tcp_serve();
 }
 
