@@ -1186,7 +1186,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		ca->cfg.trace = c->cfg.trace_legs;
 		ca->cfg.clock_hz = 8000;
 		describe_remote(ca, pm, da);
-		snprintf(m->peer_ufrag_a, sizeof(m->peer_ufrag_a), "%s", pm->ice.ufrag);
+		snprintf(m->peer_ufrag_a, sizeof(m->peer_ufrag_a), "%.*s", ICE_UFRAG_MAX, pm->ice.ufrag);
 		ca->cfg.ice_cfg.dialect = da;
 		ca->cfg.ice_cfg.role = ICE_ROLE_CONTROLLED;
 		ca->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;
