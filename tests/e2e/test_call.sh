@@ -253,7 +253,7 @@ for mode in $modes; do
 	ring=0
 	case $mode in
 	oc2007r2-flag) flag=MS-ICE2 mode=oc2007r2 ;;
-	rfc5245-ring) flag= mode=rfc5245 ring=8 ;;
+	rfc5245-ring) flag='' mode=rfc5245 ring=8 ;;
 	*) flag= ;;
 	esac
 	start_kamailio $flag
