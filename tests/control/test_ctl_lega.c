@@ -253,7 +253,7 @@ static void run_until(struct net *n, uint64_t until)
 static void ep_sdp(const struct ep *e, const char *user, char *out, size_t cap)
 {
 	const struct ice_cand *c = &e->ag.local[0];
-	char ip[16], cand[256];
+	char ip[16];
 	uint32_t a = ice_addr_v4(&e->addr);
 	int n;
 
@@ -262,26 +262,6 @@ static void ep_sdp(const struct ep *e, const char *user, char *out, size_t cap)
 		     "v=0\r\no=%s 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
 		     "m=audio %u RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\n",
 		     user, ip, ip, e->addr.port);
-	if (e->ag.cfg.dialect == ICE_DIALECT_MSICE) {
-		/* draft-06: the credentials ride in the candidate */
-		struct sdp_candidate sc;
-		char id[64], pw[64];
-
-		assert_int_equal(ice_agent_local_ms_cred((struct ice_agent *)&e->ag, 0, id, sizeof(id),
-							 pw, sizeof(pw)), 0);
-		memset(&sc, 0, sizeof(sc));
-		snprintf(sc.foundation, sizeof(sc.foundation), "%s", id);
-		snprintf(sc.password, sizeof(sc.password), "%s", pw);
-		sc.component = 1;
-		sc.transport = SDP_TP_UDP;
-		sc.type = SDP_CAND_NONE;
-		sc.form = SDP_FORM_DRAFT06;
-		sc.qvalue = 830;
-		sc.addr = e->addr;
-		assert_true(sdp_fmt_candidate(cand, sizeof(cand), &sc, SDP_FORM_DRAFT06) > 0);
-		snprintf(out + n, cap - (size_t)n, "a=%s\r\n", cand);
-		return;
-	}
 	snprintf(out + n, cap - (size_t)n,
 		 "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=candidate:%s 1 UDP %u %s %u typ host\r\n",
 		 e->ufrag, e->pwd, c->fnd_str, c->prio, ip, e->addr.port);
@@ -299,26 +279,19 @@ static void ep_learn(struct net *n, struct ep *e, const char *sdp, struct ice_ad
 	assert_true(pm->has_conn);
 	*media = pm->conn;
 	media->port = pm->port;
-	if (e->ag.cfg.dialect != ICE_DIALECT_MSICE)
-		assert_int_equal(ice_agent_set_remote_credentials(&e->ag, pm->ice.ufrag, pm->ice.pwd), 0);
+	assert_int_equal(ice_agent_set_remote_credentials(&e->ag, pm->ice.ufrag, pm->ice.pwd), 0);
 	for (unsigned i = 0; i < pm->sdp->ice.n_cand; i++) {
 		const struct sdp_candidate *sc = &pm->sdp->ice.cand[i];
 		struct ice_remote_cand rc;
 
-		if ((sc->form == SDP_FORM_DRAFT06) != (e->ag.cfg.dialect == ICE_DIALECT_MSICE))
+		if (sc->form == SDP_FORM_DRAFT06)
 			continue;
 		memset(&rc, 0, sizeof(rc));
 		rc.comp = (uint8_t)sc->component;
 		rc.type = ICE_CAND_HOST;
 		rc.addr = sc->addr;
 		rc.foundation = sc->foundation;
-		if (sc->form == SDP_FORM_DRAFT06) {
-			rc.prio = sc->qvalue;
-			rc.ms_id = sc->foundation;
-			rc.ms_pwd = sc->password;
-		} else {
-			rc.prio = sc->priority;
-		}
+		rc.prio = sc->priority;
 		assert_true(ice_agent_add_remote(&e->ag, n->now, &rc) >= 0);
 	}
 	assert_true(e->ag.nremote >= 1);
@@ -411,9 +384,7 @@ static enum ice_state ring(const struct ring_case *rc, enum ice_state *done)
 
 	mk_net(n);
 	ep_init(&n->off, rc->d, ICE_ROLE_CONTROLLING, OFF_IP, 40000, 1, rc->firewall);
-	/* the offer goes on in the offerer's candidate forms: draft-06 ones to an MS-ICE peer */
-	ep_init(&n->ans, rc->d == ICE_DIALECT_MSICE ? ICE_DIALECT_MSICE : ICE_DIALECT_RFC8445,
-		ICE_ROLE_CONTROLLED, ANS_IP, 50000, 2, false);
+	ep_init(&n->ans, ICE_DIALECT_RFC8445, ICE_ROLE_CONTROLLED, ANS_IP, 50000, 2, false);
 
 	ep_sdp(&n->off, "alice", body, sizeof(body));
 	ng(n, "o1", "offer", NULL, body, rc->extra, sdp, sizeof(sdp));
