@@ -45,6 +45,10 @@ struct ctl_media {
 	uint32_t turn_warn_a;
 	struct dp_cmd *a_create;     /* leg a's create, kept from the offer until the answer
 				      * settles leg a: what remaking it relay-only needs */
+	/* leg a is made idle at the offer and starts its checks when the first answer goes to
+	 * the offerer, who cannot check with us before it has our credentials (RFC 8445 §7.2) */
+	bool start_a;                /* the offer gave leg a what its checks need */
+	bool a_started;              /* the start went to the worker (or never will) */
 };
 
 struct ctl_call {
@@ -1174,7 +1178,10 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 			return reply_error(c, r, "out of memory", out, cap);
 		}
 		/* leg a faces the offerer: it answered their offer, so it is controlled
-		 * (RFC 8445 §6.1.1); its remote side is known now and its checks can start */
+		 * (RFC 8445 §6.1.1); its remote side is known now, but its checks wait for the
+		 * answer that gives the offerer our credentials (start_leg_a): checks sent
+		 * before it go unanswered and fail the agent long before a ringing call is
+		 * answered. Made now, it answers (and caches) early checks all the same. */
 		ca->type = DP_CMD_CREATE;
 		ca->slot = m->slot_a;
 		ca->peer = DP_NO_LEG;
@@ -1200,6 +1207,8 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 								    : (ca->rufrag[0] && ca->rpwd[0]));
 		if (!ca->start)
 			ca->cfg.ice = ca->cfg.ice && da == ICE_DIALECT_MSICE;
+		m->start_a = ca->start;
+		ca->start = 0;
 		m->ice_a = m->ice_a && (ca->cfg.ice || r->ice == NG_ICE_FORCE);
 		/* relays for leg a too (it faces the offerer; the answer advertises them):
 		 * allocated now, beside leg b's, given to its agent as they come (it pairs them
@@ -1484,7 +1493,9 @@ static void settle_leg_a(struct ctl *c, struct ctl_call *call, uint64_t now)
 		go->type = DP_CMD_REMOTE;
 		go->slot = m->slot_a;
 		go->peer = DP_NO_LEG;
-		go->start = ca->start && any;
+		/* relay-only and started here (or never, without a relay): start_leg_a skips it */
+		go->start = m->start_a && any;
+		m->a_started = true;
 		ca->start = 0;
 		c->st.leg_remakes++;
 		if (submit(c, w, del) < 0) {
@@ -1502,8 +1513,37 @@ static void settle_leg_a(struct ctl *c, struct ctl_call *call, uint64_t now)
 	}
 }
 
-/* The answer's reply: leg a settled, the SDP rewritten with leg a's ports and candidates,
- * the ICEWarn bits of leg a's relays that failed in the warning. */
+/* Leg a's checks start with the first answer sent to the offerer (a 183's or the 200's):
+ * RFC 8445 §6.1.1 / §7.2, the answerer's side checks once its answer is out. Its check
+ * timeout counts from here; what the offerer sent before (the agent answered and cached it)
+ * is replayed into the check list. Later answers find it started. */
+static void start_leg_a(struct ctl *c, struct ctl_call *call)
+{
+	for (unsigned i = 0; i < call->nmedia; i++) {
+		struct ctl_media *m = &call->media[i];
+		struct dp_cmd *go;
+
+		if (!m->active || m->a_started)
+			continue;
+		m->a_started = true;
+		if (!m->start_a)
+			continue;
+		go = calloc(1, sizeof(*go));
+		if (!go) {
+			c->st.errors++;
+			continue;
+		}
+		go->type = DP_CMD_REMOTE;
+		go->slot = m->slot_a;
+		go->peer = DP_NO_LEG;
+		go->start = 1;
+		if (submit(c, call->worker, go) < 0)
+			c->st.errors++;
+	}
+}
+
+/* The answer's reply: leg a settled and started, the SDP rewritten with leg a's ports and
+ * candidates, the ICEWarn bits of leg a's relays that failed in the warning. */
 static long answer_reply(struct ctl *c, const struct ng_request *r, const struct ctl_body *body,
 			 struct ctl_call *call, uint64_t now, char *out, size_t cap)
 {
@@ -1529,6 +1569,7 @@ static long answer_reply(struct ctl *c, const struct ng_request *r, const struct
 	n = rewrite_body(c, r, body, call, false, false, c->out, REPLY_MAX);
 	if (n < 0)
 		return reply_error(c, r, "cannot rewrite SDP", out, cap);
+	start_leg_a(c, call);
 	wl = ng_request_warning(r, warn, sizeof(warn));
 	if (wl < 0)
 		wl = 0;

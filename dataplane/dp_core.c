@@ -433,6 +433,16 @@ static inline const uint8_t *nexthop(struct dp_core *c, uint32_t ip, uint32_t sr
 	return NULL;
 }
 
+bool dp_core_arp_resolve(struct dp_core *c, uint32_t ip, unsigned addr, uint64_t now)
+{
+	uint64_t asked = c->st.arp_requests;
+
+	if (addr >= c->naddr || !ip)
+		return false;
+	c->now = now;
+	return !nexthop(c, ip, c->ips[addr]) && c->st.arp_requests != asked;
+}
+
 /* A whole frame into f for the leg's TURN server: the dlen bytes at data (which may lie
  * inside f) wrapped for peer, from the component's host port. 0 when it cannot go (counted). */
 static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const struct ice_addr *peer,
@@ -498,7 +508,10 @@ int dp_core_leg_send(struct dp_core *c, uint32_t leg, uint8_t comp, const struct
 	l->flags |= DP_LEG_TURN;
 	mac = nexthop(c, tc->srv_ip, c->ips[l->iface]);
 	if (!mac) {
-		/* the client retransmits; by then the server's MAC is known */
+		/* the client retransmits; by then the server's MAC is known (workers resolve
+		 * the configured servers at their start: this is for the others, an alternate
+		 * server, or a server that did not answer ARP then) */
+		l->turn.drops++;
 		drop_count(c, l, DP_DROP_NO_NEXTHOP);
 		return 0;
 	}

@@ -226,5 +226,12 @@ int dp_core_leg_add_relay_at(struct dp_core *c, uint32_t leg, uint8_t comp,
 			     uint16_t local_pref, uint64_t now_us);
 /** Learn a next hop (static ARP entry or the default gateway). */
 void dp_core_arp_add(struct dp_core *c, uint32_t ip, const uint8_t mac[6]);
+/**
+ * Resolve a next hop ahead of use (a TURN server at a worker's start): an ARP request for ip
+ * from local address index addr, unless its MAC is known or a default gateway MAC stands in.
+ * Asked at most once a second per address, as on the packet path. Returns true when a
+ * request went out. On the owning core only.
+ */
+bool dp_core_arp_resolve(struct dp_core *c, uint32_t ip, unsigned addr, uint64_t now_us);
 
 #endif

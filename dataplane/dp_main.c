@@ -447,6 +447,8 @@ static int pcap_follower(struct worker *w)
 	return 0;
 }
 
+static void resolve_turn_servers(struct worker *w, uint64_t now);
+
 static int worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -458,6 +460,8 @@ static int worker_main(void *arg)
 	w->lcore = rte_lcore_id();
 	if (O.pcap_clock && !w->polls_rx)
 		return pcap_follower(w);
+	if (!O.pcap_clock)
+		resolve_turn_servers(w, tsc_us());
 	while (!stop) {
 		uint16_t n = w->polls_rx ? rte_eth_rx_burst(w->port, w->rxq, pkts, BURST) : 0;
 		uint64_t now;
@@ -567,6 +571,17 @@ static struct ctl_turn_cfg TURN_CFG;
 static uint64_t mono_ms(void);
 static struct turn_msg *turn_msgs;
 static struct rte_ring *turn_free, *turn_up_ring;
+
+/* Each worker asks ARP for the configured TURN servers as it starts (each core keeps its own
+ * table): the first Allocate of the first relayed offer then finds the server's MAC instead
+ * of being dropped and sent again at its first retransmission, 500 ms later. */
+static void resolve_turn_servers(struct worker *w, uint64_t now)
+{
+	for (unsigned i = 0; i < TURN_CFG.n_server; i++)
+		if (TURN_CFG.server[i].family == ICE_AF_INET)
+			dp_core_arp_resolve(&w->core, ice_addr_v4(&TURN_CFG.server[i]), 0, now);
+	tx_flush(w);
+}
 
 static int turn_up(void *ctx, uint32_t leg, uint8_t comp, const struct ice_addr *from,
 		   const uint8_t *p, uint16_t len)

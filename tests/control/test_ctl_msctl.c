@@ -403,7 +403,8 @@ static void test_multipart_offer(void **state)
 	assert_non_null(la = find_leg(&f, "lync@x/0a"));
 	assert_non_null(lb = find_leg(&f, "lync@x/0b"));
 	assert_int_equal(la->agent.cfg.dialect, ICE_DIALECT_MSICE2);
-	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
+	/* made, told the offerer's side, but idle until the answer goes to the offerer */
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_NEW);
 	assert_string_equal(la->agent.rufrag, "Lyn1");
 	assert_int_equal(la->agent.nremote, 2); /* UDP RFC-form ones; not draft-06, not TCP */
 
@@ -581,6 +582,10 @@ static void test_final_offer(void **state)
 	n = ng_msg(msg, sizeof(msg), "f5", "offer", "fin2@x", "a", NULL, oc2007r2_offer, NULL);
 	run(c, msg, n, "ok", sdp, sizeof(sdp), 1000);
 	assert_non_null(la = find_leg(&f, "fin2@x/0a"));
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_NEW);
+	n = ng_msg(msg, sizeof(msg), "f5a", "answer", "fin2@x", "a", "b", rfc_answer, NULL);
+	run(c, msg, n, "ok", sdp, sizeof(sdp), 1000);
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
 	port_a = la->port;
 	snprintf(fin, sizeof(fin), "%sa=remote-candidates:1 203.0.113.1 %u\r\n", oc2007r2_offer, port_a);
 	n = ng_msg(msg, sizeof(msg), "f6", "offer", "fin2@x", "a", NULL, fin, NULL);

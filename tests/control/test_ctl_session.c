@@ -188,14 +188,16 @@ static void test_offer_answer_query_delete(void **state)
 		assert_int_not_equal(f.core.port_map[parsed.media[0].port], 0);
 		assert_true(parsed.media[0].has_ice);
 	}
-	/* the offer-side leg already knows alice and is checking her */
+	/* the offer-side leg already knows alice, but checks her only once she has our
+	 * credentials: from the answer on (RFC 8445 §7.2) */
 	{
 		const struct dp_leg *la = NULL;
 		for (uint32_t i = 0; i < f.core.nlegs; i++)
 			if ((f.core.legs[i].flags & DP_LEG_USED) && strstr(f.core.legs[i].name, "0a"))
 				la = &f.core.legs[i];
 		assert_non_null(la);
-		assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
+		assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_NEW);
+		assert_int_equal(la->agent.nremote, 2);
 		assert_int_equal(la->peer != DP_NO_LEG, 1);
 	}
 	/* a retransmission gets the identical reply, and nothing is created twice */
@@ -644,7 +646,7 @@ static void test_ms_ice2_flag(void **state)
 	assert_non_null(la = find_leg(&f, "call-ms@x/0a"));
 	assert_non_null(lb = find_leg(&f, "call-ms@x/0b"));
 	assert_int_equal(la->agent.cfg.dialect, ICE_DIALECT_MSICE2);
-	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_NEW);
 	assert_int_equal(lb->agent.cfg.dialect, ICE_DIALECT_RFC8445);
 	slot_b = (uint32_t)(lb - f.core.legs);
 	port_b = lb->port;
@@ -669,6 +671,7 @@ static void test_ms_ice2_flag(void **state)
 	assert_int_equal(lb->peer, (uint32_t)(la - f.core.legs));
 	assert_int_equal(la->peer, slot_b);
 	assert_int_equal(la->agent.cfg.dialect, ICE_DIALECT_MSICE2);
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
 
 	/* delete: all four legs gone, nothing failed on the way */
 	n = ng_msg(msg, sizeof(msg), "m5", "delete", "call-ms@x", "ftag", NULL, NULL, NULL);

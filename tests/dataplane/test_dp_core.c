@@ -311,6 +311,61 @@ static void test_arp_reply_learned_as_nexthop(void **st)
 	core_del(c);
 }
 
+/* A TURN server resolved ahead of use (a worker's start): one ARP request from our address,
+ * no second one within the second, none once the MAC is known; the leg's first request to the
+ * server then leaves at once. Without it, that request is dropped and counted (the client
+ * sends it again 500 ms later). */
+static void test_arp_resolve_turn_server(void **st)
+{
+	struct cap k = {0};
+	struct dp_core *c = core_new(&k);
+	static const uint8_t ms[6] = {2, 0xc, 0, 0, 0, 0x50};
+	const uint32_t srv = 0xc00002c8; /* 192.0.2.200 */
+	struct ice_addr to;
+	uint8_t f[FCAP], req[20] = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42};
+	uint16_t len;
+	int a;
+
+	(void)st;
+	a = add_plain(c, "a", 20000, true);
+	ice_addr_set_v4(&to, srv, 3478);
+	/* not resolved: the request is dropped and counted on the leg, as a TURN drop */
+	assert_int_equal(dp_core_leg_send(c, (uint32_t)a, 1, &to, req, sizeof(req)), 0);
+	assert_int_equal(c->legs[a].st.drops[DP_DROP_NO_NEXTHOP], 1);
+	assert_int_equal(c->legs[a].turn.drops, 1);
+	assert_int_equal(k.total, 1); /* the ARP request it caused */
+	core_del(c);
+
+	memset(&k, 0, sizeof(k));
+	c = core_new(&k);
+	a = add_plain(c, "a", 20000, true);
+	assert_true(dp_core_arp_resolve(c, srv, 0, T0));
+	assert_int_equal(k.total, 1);
+	assert_int_equal(rd16(k.f[0] + 12), 0x0806);
+	assert_int_equal(rd16(k.f[0] + 20), 1);      /* a request */
+	assert_int_equal(rd32(k.f[0] + 28), GW_IP);  /* from our address */
+	assert_int_equal(rd32(k.f[0] + 38), srv);    /* for the server's */
+	assert_false(dp_core_arp_resolve(c, srv, 0, T0 + MS(10)));
+	assert_false(dp_core_arp_resolve(c, srv, 1, T0 + MS(10))); /* no such local address */
+	assert_int_equal(k.total, 1);
+	len = mk_arp(f, 2, ms, srv, GW_MAC, GW_IP);
+	assert_int_equal(dp_core_rx(c, T0 + MS(20), f, &len, FCAP), DP_VERDICT_CONSUMED);
+	assert_false(dp_core_arp_resolve(c, srv, 0, T0 + MS(2000)));
+	assert_int_equal(k.total, 1);
+	assert_int_equal(dp_core_leg_send(c, (uint32_t)a, 1, &to, req, sizeof(req)), 0);
+	assert_int_equal(k.total, 2);
+	assert_memory_equal(k.f[1], ms, 6);
+	assert_int_equal(rd32(k.f[1] + 30), srv);
+	assert_int_equal(c->legs[a].st.drops[DP_DROP_NO_NEXTHOP], 0);
+	assert_int_equal(c->legs[a].turn.drops, 0);
+	/* with a default gateway MAC nothing needs asking */
+	memcpy(c->gw_mac, ms, 6);
+	c->have_gw_mac = true;
+	assert_false(dp_core_arp_resolve(c, 0xc00002c9, 0, T0 + MS(3000)));
+	assert_int_equal(k.total, 2);
+	core_del(c);
+}
+
 /* ------------------------------------------------------------------ drops */
 
 static void test_drops_by_reason(void **st)
@@ -1329,6 +1384,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_arp_request_answered),
 		cmocka_unit_test(test_arp_reply_learned_as_nexthop),
+		cmocka_unit_test(test_arp_resolve_turn_server),
 		cmocka_unit_test(test_drops_by_reason),
 		cmocka_unit_test(test_relay_plain_random),
 		cmocka_unit_test(test_relay_csum_edges),

@@ -238,6 +238,9 @@ class UAS(threading.Thread):
         self.acks = set()
         self.byes = set()
         self.stop = False
+        self.ring_s = 0.0     # > 0: 180 Ringing at once, the 200 (with the answer) this late;
+                              # needs an answerer (the call scenario)
+        self.ringing = set()  # call-ids whose 200 is still to come
         self.next_media = 50000
         self.answerer = None  # (call-id, offer) -> (answer SDP, ufrag, pwd); default make_sdp
 
@@ -261,6 +264,26 @@ class UAS(threading.Thread):
             resp = [("Via", v) for v in hall(hdrs, "via")]
             resp += [("From", hget(hdrs, "from")), ("To", to), ("Call-ID", cid), ("CSeq", hget(hdrs, "cseq"))]
             sdp = ""
+            if method == "INVITE" and cid in self.ringing:
+                # a retransmission while it rings: the 180 again
+                self.sock.sendto(build("SIP/2.0 180 Ringing", resp), src)
+                continue
+            if method == "INVITE" and self.ring_s > 0:
+                # a call that rings: 180 without SDP now; the callee's answer (and its ICE
+                # agent's start, as RFC 8445 §7.2 has it) comes with the 200, this much later
+                self.invites[cid] = body
+                resp.append(("Contact", "<sip:uas@127.0.0.1:%d>" % self.port))
+                self.sock.sendto(build("SIP/2.0 180 Ringing", resp), src)
+                self.ringing.add(cid)
+
+                def pick_up(resp=resp, src=src, cid=cid, body=body):
+                    sdp, ufrag, pwd = self.answerer(cid, body)
+                    self.creds[cid] = (ufrag, pwd)
+                    self.answers[cid] = sdp
+                    self.ringing.discard(cid)
+                    self.sock.sendto(build("SIP/2.0 200 OK", resp, sdp), src)
+                threading.Timer(self.ring_s, pick_up).start()
+                continue
             if method == "INVITE":
                 self.invites[cid] = body
                 resp.append(("Contact", "<sip:uas@127.0.0.1:%d>" % self.port))
@@ -291,6 +314,7 @@ class UAC:
         else:
             self.ufrag, self.pwd = token(6), token(24)
             self.sdp = make_sdp(UAC_MEDIA, 40000, self.ufrag, self.pwd, 1000)
+        self.ring_s = 0.0     # how long the callee lets it ring before the 200
         self.to = None
         self.target = None
         self.cseq = 1
@@ -307,7 +331,7 @@ class UAC:
 
     def _final(self, method):
         """Wait for the final response to our request; provisional ones are skipped."""
-        deadline = time.monotonic() + WAIT_S
+        deadline = time.monotonic() + WAIT_S + self.ring_s
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -520,8 +544,14 @@ def scenario_call(a, uas):
         return sdp_b, ufrag_b, pwd_b
     uas.answerer = answerer
     uac = UAC(a.proxy, uas.port, sdp_a, ufrag_a, pwd_a)
+    uas.ring_s = uac.ring_s = a.ring
+    t0 = time.monotonic()
     code, body = uac.invite()
     check(code == 200, "INVITE: final response %d, wanted 200" % code)
+    if a.ring:
+        rang = time.monotonic() - t0
+        check(rang >= a.ring, "the 200 came after %.1f s, rang for %.1f" % (rang, a.ring))
+        print("ok: rang %.1f s before the 200 (the answer) reached the caller" % rang)
     wait_for(lambda: uac.cid in uas.invites, "the INVITE at the UAS")
     pb = check_rewritten("offer seen by the UAS", uas.invites[uac.cid], uac.sdp, a.gw, addr_a,
                          ufrag_a, pwd_a, a.port_min, a.port_max)
@@ -580,6 +610,8 @@ def main():
     for f in ("a-local", "a-remote", "a-out", "b-local", "b-remote", "b-out"):
         p.add_argument("--" + f)
     p.add_argument("--media-wait", type=int, default=30)
+    p.add_argument("--ring", type=float, default=0.0,
+                   help="call: the callee answers 180 at once and 200 (with its SDP) this many s later")
     a = p.parse_args()
     a.ngs = [a.ng] + ([a.ng2] if a.ng2 else [])
     try:

@@ -18,13 +18,17 @@
 # tells it from RFC 5245 by its candidates' MS-ICE2 priority layout (ctl_sdp_dialect), with no NG
 # flag: were it wrong, its legs would be RFC 8445 and answer every MS-ICE2 check 431. The mode
 # oc2007r2-flag runs the same call with Kamailio passing the NG flag "MS-ICE2" (the override).
+# The mode rfc5245-ring lets the call ring: the callee answers 180 at once and the 200 with its
+# SDP 8 s later (the answer reaches icegw and A only then); ICE still completes on both legs,
+# as icegw's leg a starts its checks when the answer goes to A (docs/control.md, "When each
+# leg checks"), not at the offer.
 #
 # usage: test_call.sh ICEGW NICEPEER [MODE...]   modes rfc5245 oc2007r2 oc2007r2-flag
-#        (default rfc5245 oc2007r2); exit 77 = skipped
+#        rfc5245-ring (default rfc5245 oc2007r2 rfc5245-ring); exit 77 = skipped
 set -uo pipefail
 icegw=${1:-} nicepeer=${2:-}
 shift 2 2>/dev/null
-modes=${*:-rfc5245 oc2007r2}
+modes=${*:-rfc5245 oc2007r2 rfc5245-ring}
 SKIP=77
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
@@ -185,7 +189,7 @@ start_kamailio() {
 
 # ---------------------------------------------------------------- the call
 run_call() {
-	local mode=$1 pa pb ps
+	local mode=$1 ring=${2:-0} pa pb ps
 	echo "== $mode"
 	rm -f "$work"/*.sdp "$work"/a.out "$work"/b.out "$work"/sipua.out
 	ip netns exec "$NS_A" "$nicepeer" --mode "$mode" --role controlling --bind $A --rtp \
@@ -198,7 +202,7 @@ run_call() {
 	pb=$!; pids+=("$pb")
 
 	ip netns exec "$NS_GW" $py "$here/sipua.py" call --proxy 127.0.0.1:$KAM --ng 127.0.0.1:$NG --gw $GW \
-		--port-min $PMIN --port-max $PMAX --media-wait 30 \
+		--port-min $PMIN --port-max $PMAX --media-wait 30 --ring "$ring" \
 		--a-local "$work/a.sdp" --a-remote "$work/a-remote.sdp" --a-out "$work/a.out" \
 		--b-local "$work/b.sdp" --b-remote "$work/b-remote.sdp" --b-out "$work/b.out" \
 		>"$work/sipua.out" 2>&1 &
@@ -235,6 +239,9 @@ run_call() {
 	# the query during the call and the one after BYE (sipua.py checked them)
 	grep -q "^ok: query shows both legs completed" "$work/sipua.out" || fail "$mode: no query check"
 	grep -q "gone after BYE" "$work/sipua.out" || fail "$mode: no BYE check"
+	if [ "$ring" != 0 ]; then
+		grep -q "^ok: rang " "$work/sipua.out" || fail "$mode: the call did not ring"
+	fi
 	pids=("$icegw_pid" "$kam_pid")
 	echo "ok $mode"
 }
@@ -243,9 +250,14 @@ setup_net
 start_icegw
 for mode in $modes; do
 	# oc2007r2 is detected from its SDP; oc2007r2-flag says so with the NG flag as well
-	case $mode in oc2007r2-flag) flag=MS-ICE2 mode=oc2007r2 ;; *) flag= ;; esac
+	ring=0
+	case $mode in
+	oc2007r2-flag) flag=MS-ICE2 mode=oc2007r2 ;;
+	rfc5245-ring) flag='' mode=rfc5245 ring=8 ;;
+	*) flag= ;;
+	esac
 	start_kamailio $flag
-	run_call "$mode"
+	run_call "$mode" $ring
 	stop_pid $kam_pid
 	pids=("$icegw_pid")
 done

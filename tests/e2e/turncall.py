@@ -18,7 +18,8 @@ warn: an offer with ICE=force-relay from a made-up endpoint (no media): the repl
       "ok" whose ICEWarn bits include --expect (in the warning when no relay came, in the
       query's leg b in any case); with --relay-ip the relay candidate must be there anyway
       (an alternate server that was followed). Leg a's relays, allocated at the offer too,
-      fail (or follow) alike: the answer's warning and the query's leg a say so.
+      fail (or follow) alike: the answer's warning and the query's leg a say so. Neither leg
+      dropped a TURN request (TURN-drops 0): the server's MAC was known before the offer.
 Both write "relayed-address IP:PORT" to --result (for the coturn log checks), then delete.
 Exit 0 when every check passes, 1 with "FAIL: ..." otherwise.
 """
@@ -181,6 +182,9 @@ def scenario_warn(a):
         print("leg %s: %r" % (k, leg))
         w = leg.get("ICEWarn")
         check(isinstance(w, int) and w & want == want, "leg %s: ICEWarn %r lacks 0x%x" % (k, w, want))
+        # every TURN request left the gateway on its first try: the workers asked ARP for
+        # the configured server at their start, so none was dropped for want of its MAC
+        check(leg.get("TURN-drops") == 0, "leg %s: TURN-drops %r" % (k, leg.get("TURN-drops")))
         if a.relay_ip:
             r = s(leg.get("relayed-address", ""))
             check(r.startswith(a.relay_ip + ":"), "leg %s: relayed-address %r" % (k, r))

@@ -27,7 +27,8 @@ for _ in $(seq 100); do
 done
 grep -q "^result: pong$" "$work/out" || fail "ping: $(cat "$work/out")"
 
-# an offer, sent the way a SIP proxy would (icegw-ctl itself only reads and deletes)
+# an offer and its answer, sent the way a SIP proxy would (icegw-ctl itself only reads and
+# deletes); the answer starts the legs' checks, whose trace the query shows
 python3 - "$ngp" <<'PY' || fail "offer"
 import socket, sys
 sdp = ("v=0\r\no=a 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
@@ -38,6 +39,16 @@ def b(s): return b"%d:%s" % (len(s), s)
 msg = b"o1 d" + b(b"call-id") + b(b"ctl-test@x") + b(b"command") + b(b"offer") + \
       b(b"from-tag") + b(b"ft") + b(b"sdp") + b(sdp.encode()) + b"e"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+s.sendto(msg, ("127.0.0.1", int(sys.argv[1])))
+r = s.recv(65535)
+if b"2:ok" not in r:
+    sys.exit(1)
+ans = ("v=0\r\no=b 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
+       "a=ice-ufrag:bobu\r\na=ice-pwd:bobpasswordbobpassword1\r\nm=audio 50000 RTP/AVP 0\r\n"
+       "a=candidate:7 1 UDP 2130706431 198.51.100.20 50000 typ host\r\n"
+       "a=candidate:7 2 UDP 2130706430 198.51.100.20 50001 typ host\r\n")
+msg = b"a1 d" + b(b"call-id") + b(b"ctl-test@x") + b(b"command") + b(b"answer") + \
+      b(b"from-tag") + b(b"ft") + b(b"sdp") + b(ans.encode()) + b(b"to-tag") + b(b"tt") + b"e"
 s.sendto(msg, ("127.0.0.1", int(sys.argv[1])))
 r = s.recv(65535)
 sys.exit(0 if b"2:ok" in r else 1)
