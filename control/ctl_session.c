@@ -1841,9 +1841,9 @@ static int call_dict(struct ctl *c, struct ng_benc_doc *d, const struct ctl_call
 					    CTL_TURN_READY)
 						add_copy(d, ld, "relayed-address", ice_addr_fmt(&rel, a1, sizeof(a1)),
 							 &tout);
-					ng_benc_dict_add_int(d, ld, "relayed-in", (int64_t)l->turn.relayed_in);
-					ng_benc_dict_add_int(d, ld, "relayed-out", (int64_t)l->turn.relayed_out);
-					ng_benc_dict_add_int(d, ld, "TURN-drops", (int64_t)l->turn.drops);
+					ng_benc_dict_add_int(d, ld, "relayed-in", (int64_t)(l->turn ? l->turn->relayed_in : 0));
+					ng_benc_dict_add_int(d, ld, "relayed-out", (int64_t)(l->turn ? l->turn->relayed_out : 0));
+					ng_benc_dict_add_int(d, ld, "TURN-drops", (int64_t)(l->turn ? l->turn->drops : 0));
 				}
 			}
 			if (trace) {

@@ -525,12 +525,12 @@ static void check_channel(struct ctl_turn *t, struct ct_alloc *a, uint64_t now)
 	if (!t->be.view)
 		return;
 	l = t->be.view(t->be.ctx, a->worker, a->slot);
-	if (!l || !(l->flags & DP_LEG_USED) || a->comp > l->ncomp)
+	if (!l || !(l->flags & DP_LEG_USED) || a->comp > l->ncomp || !l->turn)
 		return;
-	if (t->cfg.ms_turn && l->turn.comp[a->comp - 1].ms &&
-	    l->turn.comp[a->comp - 1].ms_seq > a->ms_seq_seen)
-		a->ms_seq_seen = l->turn.comp[a->comp - 1].ms_seq; /* a racy read, only a floor */
-	if (!(l->flags & DP_LEG_ICE) || !l->turn.comp[a->comp - 1].selected)
+	if (t->cfg.ms_turn && l->turn->comp[a->comp - 1].ms &&
+	    l->turn->comp[a->comp - 1].ms_seq > a->ms_seq_seen)
+		a->ms_seq_seen = l->turn->comp[a->comp - 1].ms_seq; /* a racy read, only a floor */
+	if (!(l->flags & DP_LEG_ICE) || !l->turn->comp[a->comp - 1].selected)
 		return;
 	if (ice_agent_selected(&l->agent, a->comp, &loc, &rem) != 0 || !ice_addr_eq(&loc, &a->relayed) ||
 	    rem.family != ICE_AF_INET)

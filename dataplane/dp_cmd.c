@@ -40,10 +40,13 @@ static int add_remotes(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 }
 
 /* A TURN command's leg and component exist on this core. */
-static bool leg_turn_ok(const struct dp_core *c, const struct dp_cmd *cmd)
+/* The command's leg and component exist and the leg has TURN state (taken from the pool now
+ * if need be). */
+static bool leg_turn_ok(struct dp_core *c, const struct dp_cmd *cmd)
 {
 	return cmd->slot < c->nlegs && (c->legs[cmd->slot].flags & DP_LEG_USED) &&
-	       cmd->turn.comp >= 1 && cmd->turn.comp <= c->legs[cmd->slot].ncomp;
+	       cmd->turn.comp >= 1 && cmd->turn.comp <= c->legs[cmd->slot].ncomp &&
+	       dp_core_leg_turn(c, cmd->slot) != NULL;
 }
 
 void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
@@ -83,12 +86,12 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 			/* [MS-TURN]: numbered from the count the worker's Sends use */
 			r = -EINVAL;
 			if (leg_turn_ok(c, cmd))
-				r = dp_turn_ms_renumber(&c->legs[cmd->slot].turn, cmd->turn.comp,
+				r = dp_turn_ms_renumber(c->legs[cmd->slot].turn, cmd->turn.comp,
 							cmd->turn.buf, cmd->turn.len,
 							cmd->turn.ms_seq_off);
 		}
 		if (r == 0 && cmd->turn.ms && leg_turn_ok(c, cmd))
-			c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1].ms = 1;
+			c->legs[cmd->slot].turn->comp[cmd->turn.comp - 1].ms = 1;
 		if (r == 0)
 			r = dp_core_leg_send(c, cmd->slot, cmd->turn.comp, &cmd->turn.dst,
 					     cmd->turn.buf, cmd->turn.len);
@@ -96,7 +99,7 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 	case DP_CMD_LOCAL_CAND:
 		r = 0;
 		if (cmd->turn.ms)
-			r = leg_turn_ok(c, cmd) ? dp_turn_ms_install(&c->legs[cmd->slot].turn,
+			r = leg_turn_ok(c, cmd) ? dp_turn_ms_install(c->legs[cmd->slot].turn,
 								     cmd->turn.comp, &cmd->turn)
 						: -EINVAL;
 		if (r == 0)
@@ -105,8 +108,8 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 		break;
 	case DP_CMD_TURN_ACTIVE:
 		r = -EINVAL;
-		if (leg_turn_ok(c, cmd) && c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1].ms) {
-			dp_turn_ms_set_active(&c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1],
+		if (leg_turn_ok(c, cmd) && c->legs[cmd->slot].turn->comp[cmd->turn.comp - 1].ms) {
+			dp_turn_ms_set_active(&c->legs[cmd->slot].turn->comp[cmd->turn.comp - 1],
 					      &cmd->turn.dst);
 			r = 0;
 		}
@@ -114,7 +117,7 @@ void dp_cmd_apply(struct dp_core *c, struct dp_cmd *cmd, uint64_t now)
 	case DP_CMD_TURN_CHAN:
 		r = -EINVAL;
 		if (leg_turn_ok(c, cmd))
-			r = dp_turn_chan_set(&c->legs[cmd->slot].turn.comp[cmd->turn.comp - 1],
+			r = dp_turn_chan_set(&c->legs[cmd->slot].turn->comp[cmd->turn.comp - 1],
 					     &cmd->turn.dst, cmd->turn.channel) ? 0 : -ENOSPC;
 		break;
 	default:

@@ -74,6 +74,9 @@ int dp_core_init(struct dp_core *c, uint32_t ip, const uint8_t mac[6], uint32_t 
 	c->free_slots = alloc(max_legs, sizeof(*c->free_slots));
 	if (!c->legs || !c->port_map || !c->tw_links || !c->rng || !c->trace || !c->free_slots)
 		return -ENOMEM;
+	if (dp_core_set_turn_legs(c, max_legs / 4 < 16 ? (max_legs < 16 ? max_legs : 16) : max_legs / 4,
+				  NULL) < 0)
+		return -ENOMEM;
 	c->port_maps[0] = c->port_map;
 	dp_tw_init(&c->tw, c->tw_links, max_legs, now_us);
 	c->now = now_us;
@@ -88,10 +91,56 @@ void dp_core_free(struct dp_core *c, void (*release)(void *))
 	release(c->rng);
 	release(c->trace);
 	release(c->free_slots);
+	release(c->turn_pool);
+	release(c->turn_free);
 	for (unsigned a = 1; a < c->naddr; a++)
 		release(c->port_maps[a]);
 	c->naddr = 1;
 	c->legs = NULL;
+}
+
+int dp_core_set_turn_legs(struct dp_core *c, uint32_t n, void (*release)(void *))
+{
+	struct dp_turn_leg *pool;
+	uint32_t *fr;
+
+	if (c->turn_pool && c->nturn_free != c->max_turn)
+		return -EBUSY;
+	pool = n ? c->alloc(n, sizeof(*pool)) : NULL;
+	fr = n ? c->alloc(n, sizeof(*fr)) : NULL;
+	if (n && (!pool || !fr)) {
+		if (release) {
+			release(pool);
+			release(fr);
+		}
+		return -ENOMEM;
+	}
+	if (release) {
+		release(c->turn_pool);
+		release(c->turn_free);
+	}
+	c->turn_pool = pool;
+	c->turn_free = fr;
+	c->max_turn = n;
+	c->nturn_free = 0;
+	for (uint32_t i = n; i-- > 0;)
+		c->turn_free[c->nturn_free++] = i;
+	return 0;
+}
+
+struct dp_turn_leg *dp_core_leg_turn(struct dp_core *c, uint32_t leg)
+{
+	struct dp_leg *l = &c->legs[leg];
+
+	if (l->turn)
+		return l->turn;
+	if (!c->nturn_free) {
+		c->turn_pool_empty++;
+		return NULL;
+	}
+	l->turn = &c->turn_pool[c->turn_free[--c->nturn_free]];
+	memset(l->turn, 0, sizeof(*l->turn));
+	return l->turn;
 }
 
 int dp_core_add_addr(struct dp_core *c, uint32_t ip)
@@ -265,6 +314,10 @@ int dp_core_del_leg(struct dp_core *c, uint32_t leg)
 		c->legs[l->peer].peer = DP_NO_LEG;
 	l->flags = 0;
 	l->name[0] = 0;
+	if (l->turn) {
+		c->turn_free[c->nturn_free++] = (uint32_t)(l->turn - c->turn_pool);
+		l->turn = NULL;
+	}
 	c->free_slots[c->nfree++] = leg;
 	c->active--;
 	return 0;
@@ -449,20 +502,20 @@ static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const 
 			   uint8_t *f, uint16_t cap, const uint8_t *data, uint16_t dlen)
 {
 	struct dp_leg *l = &c->legs[idx];
-	const struct dp_turn_comp *tc = &l->turn.comp[comp - 1];
+	const struct dp_turn_comp *tc = &l->turn->comp[comp - 1];
 	bool ms = tc->ms;
-	uint16_t head = ms ? dp_turn_ms_head_len(&l->turn, comp, peer) : dp_turn_head_len(tc, peer), n;
+	uint16_t head = ms ? dp_turn_ms_head_len(l->turn, comp, peer) : dp_turn_head_len(tc, peer), n;
 	uint8_t tid[16];
 	const uint8_t *mac;
 
 	if ((uint32_t)DP_HDRS_LEN + head + dlen + DP_TURN_WRAP_MAX > cap) {
-		l->turn.drops++;
+		l->turn->drops++;
 		drop_count(c, l, DP_DROP_TOO_BIG);
 		return 0;
 	}
 	mac = nexthop(c, tc->srv_ip, c->ips[l->iface]);
 	if (!mac) {
-		l->turn.drops++;
+		l->turn->drops++;
 		drop_count(c, l, DP_DROP_NO_NEXTHOP);
 		return 0;
 	}
@@ -473,9 +526,9 @@ static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const 
 		memcpy(tid + 8, &b, 8);
 	}
 	memmove(f + DP_HDRS_LEN + head, data, dlen);
-	n = ms ? dp_turn_ms_wrap(&l->turn, comp, peer, f + DP_HDRS_LEN, head, dlen, tid)
+	n = ms ? dp_turn_ms_wrap(l->turn, comp, peer, f + DP_HDRS_LEN, head, dlen, tid)
 	       : dp_turn_wrap(tc, peer, f + DP_HDRS_LEN, head, dlen, tid);
-	l->turn.relayed_out++;
+	l->turn->relayed_out++;
 	return dp_build_udp4(f, mac, c->mac, c->ips[l->iface], (uint16_t)(l->port + comp - 1), tc->srv_ip,
 			     tc->srv_port, n, c->ip_id++, true);
 }
@@ -484,7 +537,7 @@ static uint16_t turn_encap(struct dp_core *c, uint32_t idx, uint8_t comp, const 
 static inline uint8_t relay_comp(const struct dp_leg *l, const struct ice_addr *a)
 {
 	for (uint8_t k = 0; k < l->ncomp; k++)
-		if (l->turn.comp[k].has_relay && ice_addr_eq(&l->turn.comp[k].relayed, a))
+		if (l->turn->comp[k].has_relay && ice_addr_eq(&l->turn->comp[k].relayed, a))
 			return (uint8_t)(k + 1);
 	return 0;
 }
@@ -501,7 +554,11 @@ int dp_core_leg_send(struct dp_core *c, uint32_t leg, uint8_t comp, const struct
 	    !to->port || len == 0 || len > sizeof(c->scratch) - DP_HDRS_LEN)
 		return -EINVAL;
 	l = &c->legs[leg];
-	tc = &l->turn.comp[comp - 1];
+	if (!dp_core_leg_turn(c, leg)) {
+		drop_count(c, l, DP_DROP_TURN);
+		return -ENOSPC;
+	}
+	tc = &l->turn->comp[comp - 1];
 	/* what comes back from here on this component is the TURN server's */
 	tc->srv_ip = ice_addr_v4(to);
 	tc->srv_port = to->port;
@@ -511,7 +568,7 @@ int dp_core_leg_send(struct dp_core *c, uint32_t leg, uint8_t comp, const struct
 		/* the client retransmits; by then the server's MAC is known (workers resolve
 		 * the configured servers at their start: this is for the others, an alternate
 		 * server, or a server that did not answer ARP then) */
-		l->turn.drops++;
+		l->turn->drops++;
 		drop_count(c, l, DP_DROP_NO_NEXTHOP);
 		return 0;
 	}
@@ -544,7 +601,9 @@ int dp_core_leg_add_relay_at(struct dp_core *c, uint32_t leg, uint8_t comp,
 	    relayed->family != ICE_AF_INET || server->family != ICE_AF_INET || !server->port)
 		return -EINVAL;
 	l = &c->legs[leg];
-	tc = &l->turn.comp[comp - 1];
+	if (!dp_core_leg_turn(c, leg))
+		return -ENOSPC;
+	tc = &l->turn->comp[comp - 1];
 	tc->srv_ip = ice_addr_v4(server);
 	tc->srv_port = server->port;
 	tc->relayed = *relayed;
@@ -604,8 +663,8 @@ static void drain(struct dp_core *c, uint32_t idx, uint64_t now)
 			struct ice_addr loc, rem;
 			if (ice_agent_selected(&l->agent, ev.comp, &loc, &rem) == 0) {
 				set_media(l, ev.comp - 1u, &rem, 2);
-				if (ev.comp <= 2)
-					l->turn.comp[ev.comp - 1].selected = relay_comp(l, &loc) == ev.comp;
+				if (ev.comp <= 2 && l->turn)
+					l->turn->comp[ev.comp - 1].selected = relay_comp(l, &loc) == ev.comp;
 			}
 			break;
 		}
@@ -798,12 +857,12 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 	l->st.bytes_in += len;
 	if (plen == 0)
 		return drop(c, l, DP_DROP_UNKNOWN_PAYLOAD);
-	if (unlikely(l->flags & DP_LEG_TURN) && l->turn.comp[comp - 1].srv_port == sport &&
-	    l->turn.comp[comp - 1].srv_ip == sip) {
+	if (unlikely(l->flags & DP_LEG_TURN) && l->turn->comp[comp - 1].srv_port == sport &&
+	    l->turn->comp[comp - 1].srv_ip == sip) {
 		/* from the leg's TURN server: a response for the control thread, or data
 		 * relayed from a peer, demultiplexed again as if it had come from the peer
 		 * to the relayed address */
-		const struct dp_turn_comp *tc = &l->turn.comp[comp - 1];
+		const struct dp_turn_comp *tc = &l->turn->comp[comp - 1];
 		const uint8_t *d;
 		uint16_t dl;
 		struct ice_addr src;
@@ -812,10 +871,10 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 		case DP_TURN_RX_CONTROL:
 			ice_addr_set_v4(&src, sip, sport);
 			if (!c->turn_up || c->turn_up(c->turn_up_ctx, li - 1, comp, &src, pay, plen) < 0) {
-				l->turn.drops++;
+				l->turn->drops++;
 				return drop(c, l, DP_DROP_TURN_RING);
 			}
-			l->turn.to_control++;
+			l->turn->to_control++;
 			return DP_VERDICT_CONSUMED;
 		case DP_TURN_RX_DATA:
 			if (!tc->has_relay || dl == 0)
@@ -830,11 +889,11 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 			sip = ice_addr_v4(&via_peer);
 			sport = via_peer.port;
 			via = true;
-			l->turn.relayed_in++;
+			l->turn->relayed_in++;
 			break;
 		default:
 		turn_bad:
-			l->turn.drops++;
+			l->turn->drops++;
 			return drop(c, l, DP_DROP_TURN);
 		}
 	}
@@ -854,7 +913,7 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 			arp_learn(c, sip, f + 6);
 			ice_addr_set_v4(&local, lip, dport);
 		} else {
-			local = l->turn.comp[comp - 1].relayed;
+			local = l->turn->comp[comp - 1].relayed;
 		}
 		ice_addr_set_v4(&remote, sip, sport);
 		r = ice_agent_recv(&l->agent, now, &local, &remote, pay, plen, &reply);
@@ -941,7 +1000,7 @@ enum dp_verdict dp_core_rx(struct dp_core *c, uint64_t now, uint8_t *f, uint16_t
 
 		if (unlikely(!pl->media_state[pk]))
 			return drop(c, l, DP_DROP_NO_PATH);
-		if (unlikely(pl->flags & DP_LEG_TURN) && pl->turn.comp[pk].selected) {
+		if (unlikely(pl->flags & DP_LEG_TURN) && pl->turn->comp[pk].selected) {
 			/* the peer leg's selected pair is on its relay: wrapped, to its server */
 			uint16_t n = turn_encap(c, l->peer, (uint8_t)(pk + 1), &pl->media_remote[pk], f,
 						cap, pay, plen);

@@ -109,7 +109,8 @@ struct dp_leg {
 	uint32_t ice_events;
 	uint64_t ice_done_us;
 	char name[DP_LEG_NAME];
-	struct dp_turn_leg turn;  /* relays of the gateway's own (dp_turn.h); cold unless DP_LEG_TURN */
+	struct dp_turn_leg *turn; /* relays of the gateway's own (dp_turn.h): from the core's pool
+				   * once the leg uses TURN (DP_LEG_TURN set), NULL before */
 	struct ice_agent agent;
 };
 
@@ -146,6 +147,11 @@ struct dp_core {
 	uint32_t active;           /* legs in use now */
 	uint32_t *free_slots;      /* deleted slots, reused first (LIFO: warm in cache) */
 	uint32_t nfree;
+	/* TURN state of the legs that use relays (most do not): a pool, not a part of every leg */
+	struct dp_turn_leg *turn_pool;
+	uint32_t *turn_free;
+	uint32_t nturn_free, max_turn;
+	uint64_t turn_pool_empty;  /* legs refused TURN state: the pool was empty */
 	struct dp_leg *legs;
 	uint32_t *port_map;       /* address 0's 65536 entries: leg index + 1, 0 = none */
 	/* every local address (interface) and its own port map; [0] are ip and port_map. A
@@ -187,6 +193,14 @@ void dp_core_free(struct dp_core *c, void (*release)(void *));
  *  allocated by the init's alloc. Returns the index, -EEXIST, -ENOSPC (DP_MAX_IFACES) or
  *  -ENOMEM. Legs choose their address with dp_leg_cfg.iface. */
 int dp_core_add_addr(struct dp_core *c, uint32_t ip);
+
+/** Size the pool of TURN state (legs with relays at once; dp_core_init makes it a quarter of
+ *  max_legs, at least 16, at most max_legs). Only before the first leg uses TURN. 0 or -ENOMEM,
+ *  -EBUSY when TURN state is in use. */
+int dp_core_set_turn_legs(struct dp_core *c, uint32_t n, void (*release)(void *));
+/** A leg's TURN state, taken from the pool on first use; NULL when the pool is empty
+ *  (counted in turn_pool_empty). */
+struct dp_turn_leg *dp_core_leg_turn(struct dp_core *c, uint32_t leg);
 
 /** Create a leg. Returns its index or a negative errno. */
 int dp_core_add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint64_t now_us);

@@ -63,6 +63,7 @@ struct opts {
 	uint32_t ip;
 	uint64_t seed;
 	uint32_t max_legs;
+	uint32_t turn_legs;       /* legs with TURN state at once, per worker (0: a quarter) */
 	uint32_t linger_ms;
 	double duration_s;
 	bool pcap_clock;         /* software mode: time from packet timestamps */
@@ -1145,7 +1146,9 @@ static void usage(FILE *f)
 		"  --tx-capture FILE   write what is sent to FILE, stamped with the run's clock\n"
 		"                      (several workers: FILE.0, FILE.1, ... one per worker)\n"
 		"  --duration S        live mode: stop after S seconds\n"
-		"  --max-legs N        legs per worker (default 4096; each needs about 5 KiB, see EAL -m)\n"
+		"  --max-legs N        legs per worker (default 4096; each needs about 4.4 KiB, see EAL -m)\n"
+		"  --turn-legs N       legs per worker with TURN relays at once (default a quarter of\n"
+		"                      --max-legs; about 700 B each)\n"
 		"  --quiet             no session report at the end\n"
 		"  --config-file FILE  rtpengine/coturn-style configuration (listen-ng, interface,\n"
 		"                      port-min, port-max, max-sessions; docs/operations.md); serves\n"
@@ -1305,6 +1308,7 @@ static int parse_opts(int argc, char **argv)
 		{"tx-capture", required_argument, NULL, 'c'},
 		{"duration", required_argument, NULL, 'd'},
 		{"max-legs", required_argument, NULL, 'm'},
+		{"turn-legs", required_argument, NULL, 1010},
 		{"quiet", no_argument, NULL, 'q'},
 		{"ng", required_argument, NULL, 'n'},
 		{"metrics", required_argument, NULL, 'M'},
@@ -1483,6 +1487,17 @@ static int parse_opts(int argc, char **argv)
 				return -1;
 			}
 			O.max_sessions = (uint32_t)v;
+			break;
+		}
+		case 1010: {
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || v == 0 || v > 4000000) {
+				fprintf(stderr, "icegw: --turn-legs: '%s' must be 1-4000000\n", optarg);
+				return -1;
+			}
+			O.turn_legs = (uint32_t)v;
 			break;
 		}
 		case 1000: case 1001: case 1002: case 1003: case 1004: case 1005:
@@ -1712,6 +1727,13 @@ static int workers_init(uint16_t port)
 			fprintf(stderr, "icegw: cannot allocate %u legs (about %zu MiB) on socket %d: "
 				"raise EAL -m or lower --max-legs\n", O.max_legs,
 				(size_t)O.max_legs * sizeof(struct dp_leg) >> 20, sock);
+			return -1;
+		}
+		if (O.turn_legs &&
+		    dp_core_set_turn_legs(&k->core, O.turn_legs < O.max_legs ? O.turn_legs : O.max_legs,
+					  zfree) < 0) {
+			fprintf(stderr, "icegw: cannot allocate TURN state for %u legs on socket %d\n",
+				O.turn_legs, sock);
 			return -1;
 		}
 		k->core.emit = emit;

@@ -628,14 +628,17 @@ static double median(const double *v, unsigned n)
 
 static void mem_line(const char *what, const struct dp_core *c, uint32_t nlegs)
 {
-	/* the port maps (one per local address) shared by the legs; free-slot list entry */
+	/* the port maps (one per local address) shared by the legs; free-slot list entry; the
+	 * pool of TURN state (c->max_turn legs with relays at once) shared by the legs */
 	double maps = 65536.0 * sizeof(uint32_t) * c->naddr / nlegs;
-	double share = (double)(sizeof(struct dp_leg) - sizeof(struct ice_agent)) + maps +
+	double turn = (double)c->max_turn * (sizeof(struct dp_turn_leg) + sizeof(uint32_t)) / nlegs;
+	double share = (double)(sizeof(struct dp_leg) - sizeof(struct ice_agent)) + maps + turn +
 		       sizeof(struct dp_tw_link) + sizeof(uint64_t) + sizeof(uint32_t);
-	printf("  %-4s %u legs, %u address%s: dataplane %zu + port maps %.1f + timer link %zu + "
-	       "rng %zu + free slot %zu = %.1f B/leg; with the agent %.0f B/leg, %.1f MiB\n",
+	printf("  %-4s %u legs, %u address%s: dataplane %zu + port maps %.1f + TURN pool %.1f + "
+	       "timer link %zu + rng %zu + free slot %zu = %.1f B/leg; with the agent %.0f B/leg, "
+	       "%.1f MiB\n",
 	       what, nlegs, c->naddr, c->naddr > 1 ? "es" : "",
-	       sizeof(struct dp_leg) - sizeof(struct ice_agent), maps, sizeof(struct dp_tw_link),
+	       sizeof(struct dp_leg) - sizeof(struct ice_agent), maps, turn, sizeof(struct dp_tw_link),
 	       sizeof(uint64_t), sizeof(uint32_t), share, share + (double)sizeof(struct ice_agent),
 	       (share + (double)sizeof(struct ice_agent)) * nlegs / 1048576.0);
 }

@@ -490,7 +490,7 @@ static void test_force_relay_flow(void **state)
 	assert_int_equal(lb->agent.local[0].type, ICE_CAND_RELAY);
 	assert_int_equal(lb->agent.local[0].prio, 16777215u);
 	assert_true(lb->flags & DP_LEG_TURN);
-	assert_true(lb->turn.comp[0].has_relay);
+	assert_true(lb->turn->comp[0].has_relay);
 	assert_int_equal(query_warn_b(&f, "call-r@x", rel, sizeof(rel)), 0);
 	assert_string_equal(rel, "192.0.2.200:49152");
 
@@ -877,7 +877,7 @@ static void test_leg_a_force_relay_answer(void **state)
 	assert_int_equal(la->agent.local[0].type, ICE_CAND_RELAY);
 	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
 	assert_true(la->agent.npairs >= 1);
-	assert_true(la->turn.comp[0].has_relay);
+	assert_true(la->turn->comp[0].has_relay);
 	/* paired with leg b again */
 	assert_int_equal(la->peer, lb->id);
 	assert_int_equal(lb->peer, la->id);
@@ -968,9 +968,9 @@ static void ms_case(bool refuse)
 	assert_int_equal(f.ms_other.allocs_signed, 1); /* leg a's relay, for the answer */
 	lb = leg_b(&f);
 	assert_non_null(lb);
-	assert_true(lb->turn.comp[0].ms);
-	assert_true(lb->turn.ms.sign);
-	assert_int_equal(lb->turn.comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ);
+	assert_true(lb->turn->comp[0].ms);
+	assert_true(lb->turn->ms.sign);
+	assert_int_equal(lb->turn->comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ);
 
 	/* the answer: no CreatePermission (the server would count an unknown method as bad) */
 	n = ng_msg(msg, sizeof(msg), "a1", "answer", "call-ms@x", "ttag", answer_sdp, NULL);
@@ -1006,9 +1006,9 @@ static void ms_case(bool refuse)
 		unsigned bare = srv.bare;
 
 		assert_int_equal(ts->active_dests, 1);
-		assert_true(lb->turn.comp[0].ms_active);
+		assert_true(lb->turn->comp[0].ms_active);
 		assert_true(srv.active);
-		ice_addr_set_v4(&peer, lb->turn.comp[0].ms_active_ip, lb->turn.comp[0].ms_active_port);
+		ice_addr_set_v4(&peer, lb->turn->comp[0].ms_active_ip, lb->turn->comp[0].ms_active_port);
 		assert_true(ice_addr_eq(&peer, &srv.active_dest));
 		/* alice's media leaves bare for the active destination */
 		ice_addr_parse(&peer, "192.0.2.10:40000");
@@ -1035,7 +1035,7 @@ static void ms_case(bool refuse)
 		assert_int_equal(query_warn_b(&f, "call-ms@x", rel, sizeof(rel)), 0);
 	} else {
 		assert_int_equal(ts->active_failed, 1);
-		assert_false(lb->turn.comp[0].ms_active);
+		assert_false(lb->turn->comp[0].ms_active);
 		/* seed 000 0x4: sending on the TURN server failed; in the query like the others */
 		assert_int_equal(query_warn_b(&f, "call-ms@x", rel, sizeof(rel)), TURN_WARN_SEND_FAILED);
 	}

@@ -332,7 +332,7 @@ static void test_arp_resolve_turn_server(void **st)
 	/* not resolved: the request is dropped and counted on the leg, as a TURN drop */
 	assert_int_equal(dp_core_leg_send(c, (uint32_t)a, 1, &to, req, sizeof(req)), 0);
 	assert_int_equal(c->legs[a].st.drops[DP_DROP_NO_NEXTHOP], 1);
-	assert_int_equal(c->legs[a].turn.drops, 1);
+	assert_int_equal(c->legs[a].turn->drops, 1);
 	assert_int_equal(k.total, 1); /* the ARP request it caused */
 	core_del(c);
 
@@ -357,7 +357,7 @@ static void test_arp_resolve_turn_server(void **st)
 	assert_memory_equal(k.f[1], ms, 6);
 	assert_int_equal(rd32(k.f[1] + 30), srv);
 	assert_int_equal(c->legs[a].st.drops[DP_DROP_NO_NEXTHOP], 0);
-	assert_int_equal(c->legs[a].turn.drops, 0);
+	assert_int_equal(c->legs[a].turn->drops, 0);
 	/* with a default gateway MAC nothing needs asking */
 	memcpy(c->gw_mac, ms, 6);
 	c->have_gw_mac = true;

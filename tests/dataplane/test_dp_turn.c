@@ -133,7 +133,7 @@ static void test_channeldata_both_ways(void **st)
 
 	(void)st;
 	ice_addr_set_v4(&peer, PEER, 50000);
-	assert_true(dp_turn_chan_set(&c->legs[1].turn.comp[0], &peer, 0x4001));
+	assert_true(dp_turn_chan_set(&c->legs[1].turn->comp[0], &peer, 0x4001));
 	/* in: [0x4001][len][rtp] from the server to leg b's port */
 	dp_wr16(p, 0x4001);
 	dp_wr16(p + 2, n);
@@ -145,10 +145,10 @@ static void test_channeldata_both_ways(void **st)
 	assert_int_equal(dp_rd16(f + DP_ETH_LEN + DP_IP4_LEN), 30000);
 	assert_int_equal(dp_rd16(f + DP_ETH_LEN + DP_IP4_LEN + 2), 40000);
 	assert_memory_equal(f + DP_HDRS_LEN, r, n);
-	assert_int_equal(c->legs[1].turn.relayed_in, 1);
+	assert_int_equal(c->legs[1].turn->relayed_in, 1);
 	/* leg b latched onto the peer (a plain leg): its media goes back through the relay */
 	assert_int_equal(c->legs[1].media_ip[0], PEER);
-	c->legs[1].turn.comp[0].selected = 1;
+	c->legs[1].turn->comp[0].selected = 1;
 
 	/* out, channel bound: ChannelData to the server from leg b's port */
 	n = rtp(r, 2);
@@ -163,7 +163,7 @@ static void test_channeldata_both_ways(void **st)
 	assert_int_equal(len, DP_HDRS_LEN + 4 + n);
 
 	/* out, no channel: a Send indication with XOR-PEER-ADDRESS, DATA and a right FINGERPRINT */
-	c->legs[1].turn.comp[0].nchan = 0;
+	c->legs[1].turn->comp[0].nchan = 0;
 	n = rtp(r, 3);
 	len = frame(f, ALICE, 40000, 30000, r, n);
 	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_TX);
@@ -180,7 +180,7 @@ static void test_channeldata_both_ways(void **st)
 	assert_int_equal(stun_msg_get_bytes(&m, TURN_A_DATA, &d, &dl), 0);
 	assert_int_equal(dl, n);
 	assert_memory_equal(d, r, n);
-	assert_int_equal(c->legs[1].turn.relayed_out, 2);
+	assert_int_equal(c->legs[1].turn->relayed_out, 2);
 	/* and the UDP checksum is right (the frame was rebuilt) */
 	{
 		uint8_t *ip = f + DP_ETH_LEN, *udp = ip + DP_IP4_LEN;
@@ -241,7 +241,7 @@ static void test_check_through_relay(void **st)
 	assert_int_equal(stun_msg_get_addr(&inner, STUN_A_XOR_MAPPED_ADDRESS, &got), 0);
 	assert_true(ice_addr_eq(&got, &peer));
 	assert_int_equal(stun_msg_check_integrity(&inner, &key, STUN_MI_RFC), 0);
-	assert_int_equal(c->legs[1].turn.relayed_in, 1);
+	assert_int_equal(c->legs[1].turn->relayed_in, 1);
 	/* the agent's triggered check goes out through the relay too */
 	for (int t = 0; t < 10 && k.n == 0; t++)
 		dp_core_timers(c, 2000000 + (uint64_t)t * 20000);
@@ -271,7 +271,7 @@ static void test_responses_up_and_drops(void **st)
 	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_CONSUMED);
 	assert_int_equal(up_n, 1);
 	assert_int_equal(up_len, rn);
-	assert_int_equal(c->legs[1].turn.to_control, 1);
+	assert_int_equal(c->legs[1].turn->to_control, 1);
 	up_ret = -1;
 	len = frame(f, SRV, 3478, 30002, resp, (uint16_t)rn);
 	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_DROP);
@@ -285,7 +285,7 @@ static void test_responses_up_and_drops(void **st)
 	len = frame(f, SRV, 3478, 30002, resp, (uint16_t)rn);
 	assert_int_equal(dp_core_rx(c, 2000000, f, &len, sizeof(f)), DP_VERDICT_DROP);
 	assert_int_equal(c->legs[1].st.drops[DP_DROP_TURN], 2);
-	assert_int_equal(c->legs[1].turn.drops, 3);
+	assert_int_equal(c->legs[1].turn->drops, 3);
 	/* the same from another port of the server is not TURN: plain media rules apply */
 	assert_int_equal(c->st.drops[DP_DROP_TURN], 2);
 	dp_core_free(c, free);
@@ -360,7 +360,7 @@ static void ms_install(struct dp_core *c, struct turn_alloc *ta)
 	cmd.turn.ms_key = ta->lt.key;
 	dp_cmd_apply(c, &cmd, 1000000);
 	assert_int_equal(cmd.result, 0);
-	assert_true(c->legs[1].turn.comp[0].ms);
+	assert_true(c->legs[1].turn->comp[0].ms);
 }
 
 static uint32_t seq_of(const uint8_t *p, size_t len)
@@ -404,8 +404,8 @@ static void test_msturn_send_and_data(void **st)
 	assert_int_equal(len, DP_HDRS_LEN + n);
 	assert_memory_equal(f + DP_HDRS_LEN, r, n);
 	assert_int_equal(c->legs[1].media_ip[0], PEER);
-	assert_int_equal(c->legs[1].turn.relayed_in, 1);
-	c->legs[1].turn.comp[0].selected = 1;
+	assert_int_equal(c->legs[1].turn->relayed_in, 1);
+	c->legs[1].turn->comp[0].selected = 1;
 
 	/* out: two Sends, numbers 8 and 9 (the server gave 7), each as turn_wrap() has it */
 	for (uint32_t i = 0; i < 2; i++) {
@@ -429,7 +429,7 @@ static void test_msturn_send_and_data(void **st)
 		assert_int_equal(srv.data_len, n);
 		assert_memory_equal(srv.data, r, n);
 	}
-	assert_int_equal(c->legs[1].turn.comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ + 2);
+	assert_int_equal(c->legs[1].turn->comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ + 2);
 
 	/* bare data from the server before any active destination: dropped, counted */
 	n = rtp(r, 9);
@@ -458,7 +458,7 @@ static void test_msturn_send_and_data(void **st)
 	assert_memory_equal(f + DP_HDRS_LEN, r, n);
 	assert_int_equal(msturn_srv_input(&srv, f + DP_HDRS_LEN, n, w, sizeof(w)), 0);
 	assert_int_equal(srv.bare, 1);
-	assert_int_equal(c->legs[1].turn.comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ + 2);
+	assert_int_equal(c->legs[1].turn->comp[0].ms_seq, MSTURN_SRV_FIRST_SEQ + 2);
 	n = rtp(r, 11);
 	wn = msturn_srv_relay(&srv, &peer, r, n, w, sizeof(w));
 	assert_int_equal(wn, n);
@@ -472,15 +472,15 @@ static void test_msturn_send_and_data(void **st)
 		uint8_t out[1600];
 		uint16_t h;
 		ice_addr_set_v4(&other, PEER + 1, 50002);
-		h = dp_turn_ms_head_len(&c->legs[1].turn, 1, &other);
-		assert_int_equal(h, c->legs[1].turn.ms.head_len);
+		h = dp_turn_ms_head_len(c->legs[1].turn, 1, &other);
+		assert_int_equal(h, c->legs[1].turn->ms.head_len);
 		memcpy(out + h, r, n);
-		len = dp_turn_ms_wrap(&c->legs[1].turn, 1, &other, out, h, n, q_tid);
+		len = dp_turn_ms_wrap(c->legs[1].turn, 1, &other, out, h, n, q_tid);
 		assert_int_equal(seq_of(out, len), MSTURN_SRV_FIRST_SEQ + 3);
 		assert_int_equal(msturn_srv_input(&srv, out, len, w, sizeof(w)), 0);
 		assert_int_equal(srv.sends, 3);
 		assert_true(ice_addr_eq(&srv.data_to, &other));
-		assert_int_equal(dp_turn_ms_head_len(&c->legs[1].turn, 1, &peer), 0);
+		assert_int_equal(dp_turn_ms_head_len(c->legs[1].turn, 1, &peer), 0);
 	}
 	assert_int_equal(srv.bad, 0);
 	dp_core_free(c, free);
@@ -503,7 +503,7 @@ static void test_msturn_control_and_renumber(void **st)
 	(void)st;
 	ms_allocate(&ta, &srv);
 	ms_install(c, &ta);
-	c->legs[1].turn.comp[0].ms_seq = 41; /* the worker's Sends went on meanwhile */
+	c->legs[1].turn->comp[0].ms_seq = 41; /* the worker's Sends went on meanwhile */
 	ice_addr_set_v4(&peer, PEER, 50000);
 	assert_int_equal(turn_set_active_dest(&ta, 0, &peer), 0);
 	n = turn_poll_transmit(&ta, 0, req, sizeof(req), &to);
@@ -583,6 +583,47 @@ static void test_msturn_control_and_renumber(void **st)
 	dp_core_free(c, free);
 }
 
+/* TURN state comes from a pool, not from every leg: a leg without relays has none; when the
+ * pool is empty a leg's TURN datagram is refused and counted; a deleted leg's state goes back. */
+static void test_turn_pool(void **st)
+{
+	struct cap k;
+	struct dp_core *c = setup(&k, false);
+	struct dp_leg_cfg x;
+	struct ice_addr srv;
+	const uint8_t req[20] = {0x00, 0x03, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42};
+	int lx;
+
+	(void)st;
+	assert_null(c->legs[0].turn);          /* leg a never used TURN */
+	assert_non_null(c->legs[1].turn);      /* leg b has a relay */
+	assert_true(sizeof(struct dp_leg) - sizeof(struct ice_agent) <= 512);
+	assert_int_equal(dp_core_set_turn_legs(c, 1, free), -EBUSY); /* in use */
+	assert_int_equal(dp_core_del_leg(c, 1), 0);
+	assert_int_equal(c->nturn_free, c->max_turn);
+	assert_int_equal(dp_core_set_turn_legs(c, 1, free), 0);
+	memset(&x, 0, sizeof(x));
+	snprintf(x.name, sizeof(x.name), "x");
+	x.port = 30010;
+	x.rtcp_mux = true;
+	lx = dp_core_add_leg(c, &x, 1000000);
+	assert_true(lx >= 0);
+	ice_addr_set_v4(&srv, SRV, 3478);
+	assert_int_equal(dp_core_leg_send(c, 0, 1, &srv, req, sizeof(req)), 0);
+	assert_non_null(c->legs[0].turn);
+	/* the pool's one entry is leg a's: leg x is refused, counted */
+	assert_int_equal(dp_core_leg_send(c, (uint32_t)lx, 1, &srv, req, sizeof(req)), -ENOSPC);
+	assert_null(c->legs[lx].turn);
+	assert_int_equal(c->turn_pool_empty, 1);
+	assert_int_equal(c->legs[lx].st.drops[DP_DROP_TURN], 1);
+	/* leg a deleted: its state serves leg x */
+	assert_int_equal(dp_core_del_leg(c, 0), 0);
+	assert_int_equal(dp_core_leg_send(c, (uint32_t)lx, 1, &srv, req, sizeof(req)), 0);
+	assert_non_null(c->legs[lx].turn);
+	assert_int_equal(c->legs[lx].turn->comp[0].srv_port, 3478);
+	dp_core_free(c, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_responses_up_and_drops),
 		cmocka_unit_test(test_msturn_send_and_data),
 		cmocka_unit_test(test_msturn_control_and_renumber),
+		cmocka_unit_test(test_turn_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
