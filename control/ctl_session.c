@@ -31,7 +31,8 @@ struct ctl_media {
 	uint16_t port_a, port_b;     /* RTP ports: one each when muxed, else an even one and +1 */
 	bool active;                 /* port 0 in the offer: nothing allocated */
 	bool mux, ice_a, ice_b;
-	uint8_t iface_a, iface_b;    /* media interface of each leg (NG "direction") */
+	uint8_t iface_a, iface_b;    /* local address of each leg (an address of the logical
+				      * interface NG "direction" picked): dp_leg_cfg.iface */
 	uint8_t dialect_a, dialect_b;/* enum ice_dialect the leg was made in */
 	bool b_described;            /* an answer gave leg b its remote side */
 	uint32_t rhash_b;            /* ... with these credentials (hash): a repeat changes nothing */
@@ -56,7 +57,7 @@ struct ctl_call {
 	char call_id[CALLID_MAX + 1];
 	char from_tag[TAG_MAX + 1], to_tag[TAG_MAX + 1];
 	unsigned worker;
-	uint8_t iface_from, iface_to; /* interfaces facing the from-tag's and the to-tag's side */
+	uint8_t iface_from, iface_to; /* logical interfaces facing the from-tag's and the to-tag's side */
 	unsigned nmedia;
 	bool answered;
 	uint64_t created_ms, last_ms;
@@ -93,10 +94,21 @@ struct ctl_pool {
 #define PS_PAIR 1                /* free, with its buddy, as a pair on the pairs stack */
 #define PS_SINGLE 2              /* free, alone on the singles stack */
 
+/* One local address (index = the dataplane's address index, dp_leg_cfg.iface). */
 struct ctl_ifc {
 	struct ctl_cfg_iface cfg;
+	uint8_t lif;                 /* the logical interface it belongs to */
 	uint8_t *port_state;         /* 65536 entries, PS_* */
 	struct ctl_pool pool[CTL_MAX_WORKERS];
+};
+
+/* A logical interface: every address configured under one name (rtpengine's way of giving an
+ * interface more ports than one address has). A leg takes a port of one of them. */
+struct ctl_lif {
+	const char *name;            /* the first address's cfg.name */
+	uint8_t addr[CTL_CFG_IFACES];
+	unsigned n_addr;
+	uint8_t next[CTL_MAX_WORKERS]; /* round robin per worker: the address a call tries first */
 };
 
 struct ctl {
@@ -114,6 +126,8 @@ struct ctl {
 	size_t media_slots;          /* struct ctl_media held by all calls */
 	struct ctl_ifc ifc[CTL_CFG_IFACES];
 	unsigned n_ifc;
+	struct ctl_lif lif[CTL_CFG_IFACES];
+	unsigned n_lif;
 	/* free leg slots, per worker: stacks */
 	uint32_t *slots[CTL_MAX_WORKERS];
 	uint32_t nslots[CTL_MAX_WORKERS];
@@ -242,15 +256,6 @@ static void pool_give(struct ctl *c, unsigned iface, uint16_t port, bool mux)
 	}
 }
 
-/* Can worker w's pool of iface give n_pairs pairs and n_single lone ports at once? */
-static bool pool_can(const struct ctl *c, unsigned iface, unsigned w, uint32_t n_pairs, uint32_t n_single)
-{
-	const struct ctl_pool *pl = &c->ifc[iface].pool[w];
-
-	return pl->npairs >= n_pairs &&
-	       (uint64_t)pl->free_singles + 2ull * (pl->npairs - n_pairs) >= n_single;
-}
-
 uint32_t ctl_free_ports(const struct ctl *c, unsigned iface)
 {
 	uint32_t n = 0;
@@ -312,12 +317,12 @@ static void ifc_free(struct ctl_ifc *f)
 	}
 }
 
-/* Interface index by name; "internal" / "external" (rtpengine's legacy address-family words)
- * mean interface 0 when no interface carries the name. -1 if unknown. */
+/* Logical interface index by name; "internal" / "external" (rtpengine's legacy address-family
+ * words) mean interface 0 when no interface carries the name. -1 if unknown. */
 static int ifc_find(const struct ctl *c, const char *name, size_t n)
 {
-	for (unsigned i = 0; i < c->n_ifc; i++)
-		if (strlen(c->ifc[i].cfg.name) == n && !memcmp(c->ifc[i].cfg.name, name, n))
+	for (unsigned i = 0; i < c->n_lif; i++)
+		if (strlen(c->lif[i].name) == n && !memcmp(c->lif[i].name, name, n))
 			return (int)i;
 	if ((n == 8 && !memcmp(name, "internal", 8)) || (n == 8 && !memcmp(name, "external", 8)))
 		return 0;
@@ -367,12 +372,22 @@ struct ctl *ctl_new(const struct ctl_cfg *cfg, const struct ctl_backend *be)
 			list[0].adv_ip = cfg->adv_ip;
 		}
 		for (unsigned i = 0; i < n; i++) {
+			unsigned l;
+
 			if (ifc_init(c, i, &list[i]) < 0)
 				goto fail;
 			c->n_ifc = i + 1;
 			for (unsigned j = 0; j < i; j++)
-				if (!strcmp(c->ifc[j].cfg.name, c->ifc[i].cfg.name))
-					goto fail; /* direction could not tell them apart */
+				if (c->ifc[j].cfg.local_ip == c->ifc[i].cfg.local_ip)
+					goto fail; /* one address, two pools: ports handed out twice */
+			/* addresses under one name are one logical interface, in the list's order */
+			for (l = 0; l < c->n_lif; l++)
+				if (!strcmp(c->lif[l].name, c->ifc[i].cfg.name))
+					break;
+			if (l == c->n_lif)
+				c->lif[c->n_lif++].name = c->ifc[i].cfg.name;
+			c->lif[l].addr[c->lif[l].n_addr++] = (uint8_t)i;
+			c->ifc[i].lif = (uint8_t)l;
 		}
 		c->cfg.local_ip = c->ifc[0].cfg.local_ip;
 		c->cfg.adv_ip = c->ifc[0].cfg.adv_ip;
@@ -779,7 +794,8 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 	for (unsigned i = 0; i < c->sdp->n_media; i++) {
 		struct ctl_sdp_local *lo = &rw.media[i];
 		const struct ctl_media *m = i < call->nmedia ? &call->media[i] : NULL;
-		uint8_t iface = side_b ? call->iface_to : call->iface_from;
+		/* an inactive stream names its side's interface's first address */
+		uint8_t iface = c->lif[side_b ? call->iface_to : call->iface_from].addr[0];
 		uint32_t ip;
 		bool ice;
 		uint16_t port;
@@ -954,8 +970,9 @@ static int offer_ifaces(const struct ctl *c, const struct ng_request *r, const s
 
 /* A re-offer from the same side, same streams, interfaces, ICE dialect and credentials keeps
  * its legs (hold / resume, a new address, the final offer once checks complete). */
-static bool reoffer_keeps_legs(const struct ctl_call *call, const struct ctl_sdp *sdp,
-			       const struct ng_request *r, const uint8_t ifaces[2], bool fb)
+static bool reoffer_keeps_legs(const struct ctl *c, const struct ctl_call *call,
+			       const struct ctl_sdp *sdp, const struct ng_request *r,
+			       const uint8_t ifaces[2], bool fb)
 {
 	if (sdp->n_media != call->nmedia || r->from_tag.n != strlen(call->from_tag) ||
 	    memcmp(r->from_tag.p, call->from_tag, r->from_tag.n))
@@ -967,8 +984,8 @@ static bool reoffer_keeps_legs(const struct ctl_call *call, const struct ctl_sdp
 			return false;
 		if (!m->active)
 			continue;
-		if (strcmp(m->peer_ufrag_a, pm->ice.ufrag) || m->iface_a != ifaces[0] ||
-		    m->iface_b != ifaces[1])
+		if (strcmp(m->peer_ufrag_a, pm->ice.ufrag) || c->ifc[m->iface_a].lif != ifaces[0] ||
+		    c->ifc[m->iface_b].lif != ifaces[1])
 			return false;
 		if (pm->has_ice && m->dialect_a != sdp_dialect(r, sdp, i, fb))
 			return false;
@@ -1017,26 +1034,55 @@ static long reoffer_in_place(struct ctl *c, const struct ng_request *r, struct c
 	return ng_reply_ok(out, cap, r->cookie, c->out, (size_t)n, NULL);
 }
 
-/* Ports for a call's active sections on their interfaces: can worker w give them all? */
-static bool ports_available(const struct ctl *c, unsigned w, const struct ctl_sdp *sdp,
-			    const uint8_t ifaces[2])
+/* Addresses for a call's active sections on their logical interfaces (lifs[0] leg a's, lifs[1]
+ * leg b's): every leg gets an address of its interface with a free port on worker w, tried
+ * round robin from the interface's cursor (per worker), so calls spread over the addresses and
+ * one address full sends them to the next. Counted on a copy of the pools, taking exactly as
+ * pool_take_single / pool_take_pair would: true with plan[i][k] filled (and the cursors moved
+ * on) only when every leg fits, so an exhausted interface allocates nothing. */
+static bool ports_plan(struct ctl *c, unsigned w, const struct ctl_sdp *sdp, const uint8_t lifs[2],
+		       uint8_t plan[][2])
 {
-	uint32_t pairs[2] = {0, 0}, singles[2] = {0, 0};
+	uint32_t pairs[CTL_CFG_IFACES], singles[CTL_CFG_IFACES];
+	unsigned start[2];
 
+	for (unsigned a = 0; a < c->n_ifc; a++) {
+		pairs[a] = c->ifc[a].pool[w].npairs;
+		singles[a] = c->ifc[a].pool[w].free_singles;
+	}
+	for (int k = 0; k < 2; k++)
+		start[k] = c->lif[lifs[k]].next[w] % c->lif[lifs[k]].n_addr;
 	for (unsigned i = 0; i < sdp->n_media; i++) {
 		if (!sdp->media[i].port)
 			continue;
 		for (int k = 0; k < 2; k++) {
-			if (sdp->media[i].rtcp_mux)
-				singles[k]++;
-			else
-				pairs[k]++;
+			const struct ctl_lif *l = &c->lif[lifs[k]];
+			bool mux = sdp->media[i].rtcp_mux;
+			unsigned j;
+
+			for (j = 0; j < l->n_addr; j++) {
+				unsigned a = l->addr[(start[k] + j) % l->n_addr];
+
+				if (mux && singles[a]) {
+					singles[a]--;
+				} else if (pairs[a]) {
+					pairs[a]--;
+					if (mux)
+						singles[a]++; /* the pair's other half */
+				} else {
+					continue;
+				}
+				plan[i][k] = (uint8_t)a;
+				break;
+			}
+			if (j == l->n_addr)
+				return false;
 		}
 	}
-	if (ifaces[0] == ifaces[1])
-		return pool_can(c, ifaces[0], w, pairs[0] + pairs[1], singles[0] + singles[1]);
-	return pool_can(c, ifaces[0], w, pairs[0], singles[0]) &&
-	       pool_can(c, ifaces[1], w, pairs[1], singles[1]);
+	for (int k = 0; k < 2; k++)
+		if (k == 0 || lifs[1] != lifs[0])
+			c->lif[lifs[k]].next[w] = (uint8_t)((start[k] + 1) % c->lif[lifs[k]].n_addr);
+	return true;
 }
 
 static uint16_t take_port(struct ctl *c, unsigned iface, unsigned w, bool mux)
@@ -1049,7 +1095,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	char id[CALLID_MAX + 1], why[160];
 	struct ctl_call *call;
 	struct ctl_body body;
-	uint8_t ifaces[2];
+	uint8_t ifaces[2], plan[CTL_CALL_MEDIA][2];
 	long n;
 	unsigned w, need = 0, relays = 0;
 	bool fresh = false, fb;
@@ -1066,7 +1112,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	call = find_call(c, id);
 	if (offer_ifaces(c, r, call, ifaces, why, sizeof(why)) < 0)
 		return reply_error(c, r, why, out, cap);
-	if (call && reoffer_keeps_legs(call, c->sdp, r, ifaces, fb)) {
+	if (call && reoffer_keeps_legs(c, call, c->sdp, r, ifaces, fb)) {
 		/* hold, resume, a new address from the same endpoint, the final offer: same legs,
 		 * same ports, media goes on (RFC 3264 §8) */
 		return reoffer_in_place(c, r, call, &body, out, cap, now);
@@ -1105,14 +1151,14 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 	for (unsigned i = 0; i < c->sdp->n_media; i++)
 		if (c->sdp->media[i].port)
 			need++;
-	if (c->nslots[w] < 2 * need || !ports_available(c, w, c->sdp, ifaces)) {
+	if (c->nslots[w] < 2 * need || !ports_plan(c, w, c->sdp, ifaces, plan)) {
 		/* [ICEWarn 0x200000] port range exhausted: refuse now, cleanly */
 		c->st.port_exhausted++;
 		delete_call(c, call);
 		if (c->n_ifc > 1)
 			snprintf(why, sizeof(why), "port range exhausted on interface %s%s%s (ICEWarn 0x200000)",
-				 c->ifc[ifaces[0]].cfg.name, ifaces[0] != ifaces[1] ? " or " : "",
-				 ifaces[0] != ifaces[1] ? c->ifc[ifaces[1]].cfg.name : "");
+				 c->lif[ifaces[0]].name, ifaces[0] != ifaces[1] ? " or " : "",
+				 ifaces[0] != ifaces[1] ? c->lif[ifaces[1]].name : "");
 		else
 			snprintf(why, sizeof(why), "port range exhausted (ICEWarn 0x200000)");
 		/* a re-offer stays an error: the call lives here, another gateway has not heard of it */
@@ -1144,11 +1190,11 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 			continue;
 		m->active = true;
 		m->mux = pm->rtcp_mux;
-		m->iface_a = ifaces[0];
-		m->iface_b = ifaces[1];
+		m->iface_a = plan[i][0];
+		m->iface_b = plan[i][1];
 		m->slot_a = c->slots[w][--c->nslots[w]];
 		m->slot_b = c->slots[w][--c->nslots[w]];
-		/* ports_available said yes: neither take fails */
+		/* ports_plan said yes: neither take fails */
 		m->port_a = take_port(c, m->iface_a, w, m->mux);
 		m->port_b = take_port(c, m->iface_b, w, m->mux);
 		c->st.legs += 2;

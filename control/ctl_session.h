@@ -15,8 +15,11 @@
 #define CTL_CFG_IFACES 16
 #define CTL_CFG_IFACE_NAME 32
 
-/* A media interface (rtpengine's logical interface): NG "direction" picks one per leg by name.
- * Each has its own port pool, so every interface adds a full port range of calls. */
+/* A local address of a media interface. Entries with the same name form one logical interface
+ * (rtpengine's interface given several addresses): NG "direction" picks a logical interface per
+ * leg by name, and the leg takes a port of one of its addresses. Each address has its own port
+ * pool, so every address adds a full port range of calls. The list's order is the dataplane's
+ * address order (dp_leg_cfg.iface); no address may appear twice. */
 struct ctl_cfg_iface {
 	char name[CTL_CFG_IFACE_NAME];
 	uint32_t local_ip;       /* host order */
@@ -118,7 +121,8 @@ struct ctl_turn *ctl_turn_mgr(const struct ctl *c);
 void ctl_cmd_done(struct ctl *c, struct dp_cmd *cmd);
 
 const struct ctl_stats *ctl_stats(const struct ctl *c);
-/** Free RTP ports of interface iface over all workers (a muxed leg takes one, another two). */
+/** Free RTP ports of address iface (an index of ctl_cfg.iface) over all workers (a muxed leg
+ *  takes one, another two). */
 uint32_t ctl_free_ports(const struct ctl *c, unsigned iface);
 /** Memory held by the session manager (calls, tables, cache) in bytes. */
 size_t ctl_memory(const struct ctl *c);

@@ -1964,13 +1964,10 @@ int main(int argc, char **argv)
 
 			f->local_ip = i ? O.extra_ip[i - 1] : O.ip;
 			f->adv_ip = i ? O.extra_adv[i - 1] : O.adv_ip;
-			snprintf(f->name, sizeof(f->name), "%s", O.iface_name[i]);
-			/* NG direction names them: unnamed or repeated ones by their index */
-			for (unsigned j = 0; j < i; j++)
-				if (!f->name[0] || !strcmp(f->name, cc.iface[j].name))
-					snprintf(f->name, sizeof(f->name), "if%u", i);
-			if (!f->name[0])
-				snprintf(f->name, sizeof(f->name), "default");
+			/* NG direction picks by name; addresses under one name are one logical
+			 * interface, whose legs take ports of any of them (docs/operations.md) */
+			snprintf(f->name, sizeof(f->name), "%s",
+				 O.iface_name[i][0] ? O.iface_name[i] : "default");
 		}
 		if (turn_rings_init() < 0) {
 			fprintf(stderr, "icegw: cannot set up the TURN rings\n");

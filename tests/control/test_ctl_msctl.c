@@ -698,6 +698,110 @@ static void test_exhaustion_per_interface(void **state)
 	ctl_free(c);
 }
 
+/* Two addresses under one name are one logical interface: calls take turns on them, one full
+ * sends calls to the other, SDP names each leg's own (advertised) address, the interface is
+ * exhausted only when both are, and a port given back returns to its own address. */
+static void test_address_pool(void **state)
+{
+	static struct rec r;
+	/* 30000..30003: two port pairs per address, two muxed calls */
+	struct ctl_cfg cfg = {
+		.port_min = 30000, .port_max = 30003, .max_sessions = 1000, .nworkers = 1,
+		.slots_per_worker = 1024, .seed = 7, .n_iface = 3,
+		.iface = {{"pub", 0xcb007101, 0}, {"priv", 0x0a000001, 0}, {"pub", 0xcb007102, 0xc6336402}},
+	};
+	struct ctl_backend be = {.submit = rec_submit, .view = rec_view, .ctx = &r};
+	static char msg[16384], sdp[16384], mux[4096], id[32], ck[32];
+	static const char pub[] = "9:directionl3:pub3:pube";
+	static const char *const want[4] = {"c=IN IP4 203.0.113.1\r\n", "c=IN IP4 198.51.100.2\r\n",
+					    "c=IN IP4 203.0.113.1\r\n", "c=IN IP4 198.51.100.2\r\n"};
+	static const uint8_t addr[4] = {0, 2, 0, 2};
+	struct ctl *c;
+	unsigned creates;
+	size_t n;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	c = ctl_new(&cfg, &be);
+	assert_non_null(c);
+	snprintf(mux, sizeof(mux), "%sa=rtcp-mux\r\n", rfc5245_offer);
+	/* round robin: the calls alternate between pub's addresses; the second's SDP names its
+	 * advertised address, never the other one's */
+	for (int i = 0; i < 4; i++) {
+		snprintf(id, sizeof(id), "m%d", i);
+		n = ng_msg(msg, sizeof(msg), id, "offer", id, "a", NULL, mux, pub);
+		run(c, msg, n, "ok", sdp, sizeof(sdp), 1000);
+		assert_non_null(strstr(sdp, want[i]));
+		assert_null(strstr(sdp, addr[i] ? "203.0.113.1" : "198.51.100.2"));
+		assert_null(strstr(sdp, "203.0.113.2")); /* the local one behind the NAT */
+		assert_int_equal(r.last_iface[0], addr[i]);
+		assert_int_equal(r.last_iface[1], addr[i]);
+	}
+	assert_int_equal(ctl_free_ports(c, 0), 0);
+	assert_int_equal(ctl_free_ports(c, 2), 0);
+	assert_int_equal(ctl_free_ports(c, 1), 4);
+	/* both addresses full: pub is exhausted, cleanly; priv is another interface */
+	n = ng_msg(msg, sizeof(msg), "x1", "offer", "full", "a", NULL, mux, pub);
+	run(c, msg, n, "error", sdp, sizeof(sdp), 1000);
+	assert_string_equal(sdp, "Ran out of ports");
+	assert_int_equal(ctl_stats(c)->port_exhausted, 1);
+	assert_int_equal(ctl_stats(c)->calls, 4);
+	/* the second address's calls end: its ports go back to it, not to the first */
+	for (int i = 1; i < 4; i += 2) {
+		snprintf(id, sizeof(id), "m%d", i);
+		snprintf(ck, sizeof(ck), "d%d", i);
+		n = ng_msg(msg, sizeof(msg), ck, "delete", id, "a", NULL, NULL, NULL);
+		ctl_handle(c, msg, n, sdp, sizeof(sdp), 1000);
+	}
+	assert_int_equal(ctl_free_ports(c, 0), 0);
+	assert_int_equal(ctl_free_ports(c, 2), 4);
+	/* the first address full: every new call goes on the second, whatever the turn */
+	for (int i = 0; i < 2; i++) {
+		snprintf(id, sizeof(id), "n%d", i);
+		n = ng_msg(msg, sizeof(msg), id, "offer", id, "a", NULL, mux, pub);
+		run(c, msg, n, "ok", sdp, sizeof(sdp), 1000);
+		assert_non_null(strstr(sdp, "c=IN IP4 198.51.100.2\r\n"));
+		assert_null(strstr(sdp, "203.0.113.1"));
+		assert_int_equal(r.last_iface[0], 2);
+		assert_int_equal(r.last_iface[1], 2);
+	}
+	assert_int_equal(ctl_free_ports(c, 2), 0);
+	n = ng_msg(msg, sizeof(msg), "x2", "offer", "full2", "a", NULL, mux, pub);
+	run(c, msg, n, "error", sdp, sizeof(sdp), 1000);
+	assert_string_equal(sdp, "Ran out of ports");
+	assert_int_equal(ctl_stats(c)->port_exhausted, 2);
+	/* the answer names leg a's address to the offerer; a re-offer from the same side keeps
+	 * the legs (the call's interface is pub, whichever address its legs have) */
+	n = ng_msg(msg, sizeof(msg), "a0", "answer", "n0", "a", "b", rfc_answer, NULL);
+	run(c, msg, n, "ok", sdp, sizeof(sdp), 1000);
+	assert_non_null(strstr(sdp, "c=IN IP4 198.51.100.2\r\n"));
+	assert_null(strstr(sdp, "203.0.113.1"));
+	creates = r.creates;
+	n = ng_msg(msg, sizeof(msg), "r0", "offer", "n0", "a", NULL, mux, NULL);
+	run(c, msg, n, "ok", sdp, sizeof(sdp), 1000);
+	assert_non_null(strstr(sdp, "c=IN IP4 198.51.100.2\r\n"));
+	assert_int_equal(r.creates, creates);
+	/* a call from pub to priv: leg a on a pub address, leg b on priv; none left on pub */
+	n = ng_msg(msg, sizeof(msg), "x3", "offer", "cross", "a", NULL, mux, "9:directionl3:pub4:prive");
+	run(c, msg, n, "error", sdp, sizeof(sdp), 1000);
+	assert_int_equal(ctl_free_ports(c, 1), 4);
+	snprintf(ck, sizeof(ck), "d0");
+	n = ng_msg(msg, sizeof(msg), ck, "delete", "m0", "a", NULL, NULL, NULL);
+	ctl_handle(c, msg, n, sdp, sizeof(sdp), 1000);
+	assert_int_equal(ctl_free_ports(c, 0), 2);
+	assert_int_equal(ctl_free_ports(c, 2), 0);
+	n = ng_msg(msg, sizeof(msg), "x4", "offer", "cross", "a", NULL, mux, "9:directionl3:pub4:prive");
+	run(c, msg, n, "ok", sdp, sizeof(sdp), 1000);
+	assert_non_null(strstr(sdp, "c=IN IP4 10.0.0.1\r\n"));
+	assert_int_equal(r.last_iface[(r.creates - 2) % 2], 0);
+	assert_int_equal(r.last_iface[(r.creates - 1) % 2], 1);
+	assert_int_equal(ctl_free_ports(c, 0), 1);
+	ctl_free(c);
+	/* the same address twice would hand its ports out twice: refused */
+	cfg.iface[2].local_ip = 0xcb007101;
+	assert_null(ctl_new(&cfg, &be));
+}
+
 static void test_mux_churn(void **state)
 {
 	static struct rec r;
@@ -763,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_final_offer),
 		cmocka_unit_test(test_direction),
 		cmocka_unit_test(test_exhaustion_per_interface),
+		cmocka_unit_test(test_address_pool),
 		cmocka_unit_test(test_mux_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
 # icegw-load against a running icegw (software mode, net_ring port): 2 000 concurrent calls set
 # up, sampled and deleted with no failure and every call returned; then a full gateway: a port
 # range too small and a session limit give rtpengine's error texts at once (no retransmission
-# timed out), the daemon still answers and takes calls again once the first ones are deleted.
+# timed out), the daemon still answers and takes calls again once the first ones are deleted;
+# three addresses under one interface name hold three port ranges of calls.
 # usage: test_load.sh ICEGW ICEGW-LOAD
 set -u
 icegw=${1:?usage: test_load.sh ICEGW ICEGW-LOAD}
@@ -100,6 +101,26 @@ ping_ok "$port" || fail "no pong after port exhaustion"
 # the ports came back on delete: 50 calls fit again
 "$load" --ng "127.0.0.1:$port" -n 50 >"$work/d" 2>&1 || { cat "$work/d"; fail "50 calls after exhaustion"; }
 want "$work/d" up 50 "after exhaustion"
+stop_icegw
+
+# 2b. three addresses under one interface name: one logical interface, a port range each.
+# 200 ports hold 100 muxed calls per address, so 300 calls up means the calls went on all
+# three; the 301st to 350th are refused "Ran out of ports" only then, and after delete the
+# ports are back on their addresses: 300 fit again
+start_icegw "$port" --max-legs 1024 --port-min 40000 --port-max 40199 \
+	--interface pub/203.0.113.1 --interface pub/203.0.113.2 --interface pub/203.0.113.3
+"$load" --ng "127.0.0.1:$port" --wait 30 -n 350 -m -w 64 --max-failures 50 >"$work/p" 2>&1
+rc=$?
+cat "$work/p"
+[ "$rc" = 0 ] || fail "address pool: icegw-load exit $rc"
+want "$work/p" up 300 "address pool"
+want "$work/p" failed_requests 50 "address pool"
+want "$work/p" timeouts 0 "address pool"
+want "$work/p" sessions_after 0 "address pool"
+[ "$(reason_count "$work/p" offer "Ran out of ports")" = 50 ] ||
+	fail "address pool: want 50 offers refused \"Ran out of ports\""
+"$load" --ng "127.0.0.1:$port" -n 300 -m >"$work/q" 2>&1 || { cat "$work/q"; fail "300 calls again on the pool"; }
+want "$work/q" up 300 "address pool, again"
 stop_icegw
 
 # 3. a session limit of 20: 80 offers refused "Parallel session limit reached"
