@@ -684,8 +684,28 @@ static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const st
 		struct sdp_candidate *sc = &out[n];
 		struct ice_addr rel;
 
+		struct ice_addr mapped, host;
+
 		if (ctl_turn_state(c->turn, call->worker, slot, comp, &rel, NULL) != CTL_TURN_READY)
 			continue;
+		/* behind a NAT the server saw the host port as another address: that is a
+		 * server-reflexive candidate (RFC 8445 §5.1.1.2), advertised for the peer's sake;
+		 * its base is the host candidate, so it adds no pair of its own (§6.1.2.4) */
+		ice_addr_set_v4(&host, ip, (uint16_t)(port + comp - 1));
+		if (ctl_turn_mapped(c->turn, call->worker, slot, comp, &mapped) == 0 &&
+		    mapped.family == ICE_AF_INET && !ice_addr_eq(&mapped, &host)) {
+			memset(sc, 0, sizeof(*sc));
+			sc->component = comp;
+			sc->transport = SDP_TP_UDP;
+			sc->type = SDP_CAND_SRFLX;
+			sc->form = SDP_FORM_RFC8839;
+			sc->addr = mapped;
+			sc->flags = SDP_CAND_F_RADDR;
+			sc->raddr = host;
+			snprintf(sc->foundation, sizeof(sc->foundation), "3");
+			sc->priority = ice_cand_priority(d, ICE_CAND_SRFLX, CTL_TURN_LOCAL_PREF, comp);
+			sc = &out[++n];
+		}
 		memset(sc, 0, sizeof(*sc));
 		sc->component = comp;
 		sc->transport = SDP_TP_UDP;
@@ -784,7 +804,7 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 		    bool offer_ice_mode_force, const char *body, size_t len, char *out, size_t cap)
 {
 	struct ctl_sdp_rewrite rw;
-	static struct sdp_candidate cands[CTL_CALL_MEDIA][4];
+	static struct sdp_candidate cands[CTL_CALL_MEDIA][6];
 
 	memset(&rw, 0, sizeof(rw));
 	rw.ice = r->ice == NG_ICE_REMOVE ? CTL_ICE_REMOVE :

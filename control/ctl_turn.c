@@ -421,6 +421,17 @@ enum ctl_turn_state ctl_turn_state(const struct ctl_turn *t, unsigned w, uint32_
 	return (enum ctl_turn_state)(*pp)->state;
 }
 
+int ctl_turn_mapped(const struct ctl_turn *t, unsigned w, uint32_t slot, uint8_t comp,
+		    struct ice_addr *mapped)
+{
+	struct ct_alloc **pp = t ? slot_of(t, w, slot, comp) : NULL;
+
+	if (!pp || !*pp || (*pp)->state != CTL_TURN_READY || !(*pp)->ta.mapped.family)
+		return -ENOENT;
+	*mapped = (*pp)->ta.mapped;
+	return 0;
+}
+
 void ctl_turn_abort(struct ctl_turn *t, unsigned w, uint32_t slot, uint8_t comp)
 {
 	struct ct_alloc **pp = slot_of(t, w, slot, comp);

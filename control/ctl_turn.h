@@ -52,6 +52,10 @@ int ctl_turn_start(struct ctl_turn *t, unsigned worker, uint32_t slot, uint8_t c
 /** State of a leg component's allocation, its relayed address and ICEWarn bits. */
 enum ctl_turn_state ctl_turn_state(const struct ctl_turn *t, unsigned worker, uint32_t slot,
 				   uint8_t comp, struct ice_addr *relayed, uint32_t *warn);
+/** The server-reflexive address the server saw the component's host port as (XOR-MAPPED-
+ *  ADDRESS of the Allocate success). 0, or -ENOENT when the allocation is not ready. */
+int ctl_turn_mapped(const struct ctl_turn *t, unsigned worker, uint32_t slot, uint8_t comp,
+		    struct ice_addr *mapped);
 /** Give up a pending allocation (the reply cannot wait longer): its warn bits say why. */
 void ctl_turn_abort(struct ctl_turn *t, unsigned worker, uint32_t slot, uint8_t comp);
 /** CreatePermission for a remote candidate's address on every component with a relay

@@ -35,6 +35,8 @@ struct fsrv {
 	unsigned nperm;
 	struct ice_addr perm[8];
 	unsigned nalloc;         /* allocations made: each gets the next relayed port */
+	uint32_t nat_ip;         /* behind a NAT: the client seen from this address (0: none) */
+	uint16_t client_port;    /* the port the request came from */
 };
 
 struct frame {
@@ -147,7 +149,8 @@ static int serve(struct fsrv *s, const uint8_t *req, size_t len, uint8_t *out, s
 
 		struct ice_addr rel = s->relayed;
 
-		ice_addr_set_v4(&mapped, GW_IP, 30000);
+		ice_addr_set_v4(&mapped, s->nat_ip ? s->nat_ip : GW_IP,
+				(uint16_t)(s->client_port + (s->nat_ip ? 10000 : 0)));
 		rel.port = (uint16_t)(rel.port + s->nalloc++);
 		stun_build_addr(&b, TURN_A_XOR_RELAYED_ADDRESS, &rel);
 		stun_build_addr(&b, STUN_A_XOR_MAPPED_ADDRESS, &mapped);
@@ -249,6 +252,7 @@ static void pump(struct fake *f)
 
 			if (!ice_addr_eq(&dst, &s->addr) || s->silent)
 				continue;
+			s->client_port = src.port;
 			rn = serve(s, fr.b + DP_HDRS_LEN, (size_t)(fr.len - DP_HDRS_LEN), resp, sizeof(resp));
 			if (rn <= 0)
 				continue;
@@ -1082,6 +1086,35 @@ static void test_msturn_credentials_form(void **state)
 	assert_int_equal(ctl_turn_cfg_check(&tc), 0); /* RFC: taken as they are */
 }
 
+/* Behind a NAT the server sees the gateway's host port as another address: the offer carries
+ * it as a server-reflexive candidate (raddr the host port, srflx priority) beside host and
+ * relay; without a NAT (the other tests) there is none. */
+static void test_srflx_behind_nat(void **state)
+{
+	static struct fake f;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], want[200];
+	const struct dp_leg *lb;
+
+	(void)state;
+	turn_cfg(&tc);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.200:3478");
+	mk(&f, &tc);
+	add_srv(&f, NULL, "192.0.2.200:3478", "192.0.2.200:49152");
+	f.srv[0].nat_ip = 0xc6336405; /* 198.51.100.5 */
+	offer_deferred(&f, "o9", "call-nat@x", NULL, 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	lb = leg_named(&f, "0b");
+	assert_non_null(lb);
+	snprintf(want, sizeof(want), "a=candidate:3 1 UDP %u 198.51.100.5 %u typ srflx raddr 203.0.113.1 rport %u",
+		 ice_cand_priority(ICE_DIALECT_RFC8445, ICE_CAND_SRFLX, CTL_TURN_LOCAL_PREF, 1),
+		 lb->port + 10000u, lb->port);
+	assert_non_null(strstr(sdp, want));
+	assert_non_null(strstr(sdp, "typ host"));
+	assert_non_null(strstr(sdp, "typ relay"));
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1092,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(test_alternate_server),
 		cmocka_unit_test(test_no_turn_configured),
 		cmocka_unit_test(test_several_servers_failover),
+		cmocka_unit_test(test_srflx_behind_nat),
 		cmocka_unit_test(test_leg_a_relay_in_answer),
 		cmocka_unit_test(test_leg_a_deferred_answer),
 		cmocka_unit_test(test_leg_a_unreachable),
