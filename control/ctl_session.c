@@ -1277,10 +1277,9 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		m->ice_a = m->ice_a && (ca->cfg.ice || r->ice == NG_ICE_FORCE);
 		/* relays for leg a too (it faces the offerer; the answer advertises them):
 		 * allocated now, beside leg b's, given to its agent as they come (it pairs them
-		 * while its checks run). Not for an MS-ICE (draft-06) leg, whose candidates carry
-		 * per-candidate credentials the rewrite does not write for relays. */
-		m->relay_a = ca->cfg.ice && m->ice_a && da != ICE_DIALECT_MSICE &&
-			     ctl_turn_servers(c->turn);
+		 * while its checks run). An MS-ICE (draft-06) leg's relays take the relayed
+		 * identifier of its credentials (ms_cred_cfg), which the answer writes for them. */
+		m->relay_a = ca->cfg.ice && m->ice_a && ctl_turn_servers(c->turn);
 
 		/* leg b faces the answerer: it waits for the answer. RFC 8445 until the answer
 		 * says otherwise (answer_leg_b makes it again in the answerer's dialect). */
