@@ -481,10 +481,15 @@ static int put_cands(struct out *o, const struct ctl_sdp_local *lm, enum sdp_for
 		int n;
 
 		if (form == SDP_FORM_DRAFT06) {
-			if (strlen(lm->ufrag) > SDP_ID_MAX || strlen(lm->pwd) > SDP_CAND_PWD_MAX)
+			unsigned k = c.type == SDP_CAND_RELAY;
+			const char *id = lm->ms_id[k] ? lm->ms_id[k] : lm->ufrag;
+			const char *pw = lm->ms_pwd[k] ? lm->ms_pwd[k] : lm->pwd;
+
+			if (!cred_ok(id) || !cred_ok(pw) || strlen(id) > SDP_ID_MAX ||
+			    strlen(pw) > SDP_CAND_PWD_MAX)
 				return CTL_SDP_E_CANDIDATE;
-			strcpy(c.foundation, lm->ufrag);
-			strcpy(c.password, lm->pwd);
+			strcpy(c.foundation, id);
+			strcpy(c.password, pw);
 			/* the draft-06 grammar has no typ / raddr / extensions: the q-value ranks,
 			 * from the type as [MS-ICE] ranks them (host 0.830, reflexive 0.550, relay
 			 * 0.450) unless the candidate came with one */

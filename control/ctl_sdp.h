@@ -103,6 +103,9 @@ struct ctl_sdp_local {
 	uint16_t rtcp_port;                 /* 0: RTCP travels on the RTP port (rtcp-mux) */
 	bool rtcp_mux;                      /* write a=rtcp-mux */
 	const char *ufrag, *pwd;            /* ICE credentials (RFC 8839 §5.4) */
+	/* [MS-ICE] draft-06 lines: identifier and password of the host [0] and relayed [1]
+	 * candidates (each shared by its components); NULL: ufrag and pwd */
+	const char *ms_id[2], *ms_pwd[2];
 	const struct sdp_candidate *cand;   /* gateway candidates: host, later srflx / relay */
 	unsigned n_cand;
 	uint8_t form;                       /* enum ctl_sdp_cand_form */

@@ -37,6 +37,9 @@ struct ctl_media {
 	bool b_described;            /* an answer gave leg b its remote side */
 	uint32_t rhash_b;            /* ... with these credentials (hash): a repeat changes nothing */
 	char ufrag_a[9], pwd_a[25], ufrag_b[9], pwd_b[25];
+	/* [MS-ICE] (draft-06) per-candidate credentials of each side, raw: a 32-byte identifier
+	 * then a 16-byte password, as Microsoft's stacks draw them (ms_cred) */
+	uint8_t ms_a[ICE_MS_ID_MAX + ICE_MS_PWD_MAX], ms_b[ICE_MS_ID_MAX + ICE_MS_PWD_MAX];
 	char peer_ufrag_a[ICE_UFRAG_MAX + 1]; /* the offerer's ufrag: a change means ICE restart */
 	bool relay_b, relay_only_b;  /* leg b advertises relays (ICE=force-relay: only relays) */
 	uint32_t turn_warn_b;        /* ICEWarn bits of leg b's relays (seed 000) */
@@ -157,6 +160,56 @@ static void rnd_token(struct ctl *c, char *out, size_t n)
 	for (size_t i = 0; i < n; i++)
 		out[i] = set[rnd(c) % 64];
 	out[n] = 0;
+}
+
+/* [MS-ICE] credentials of one side: a 32-byte identifier and a 16-byte password. The host
+ * candidates take them; the relayed ones the identifier with its first byte's top bit
+ * flipped (one identifier per candidate) and the same password. ':' separates the parts of
+ * an MS-ICE USERNAME: neither identifier may hold it. */
+static void ms_cred_draw(struct ctl *c, uint8_t *raw)
+{
+	for (size_t i = 0; i < ICE_MS_ID_MAX + ICE_MS_PWD_MAX; i += 8) {
+		uint64_t v = rnd(c);
+		memcpy(raw + i, &v, 8);
+	}
+	for (size_t i = 0; i < ICE_MS_ID_MAX; i++)
+		if ((raw[i] & 0x7f) == ':')
+			raw[i] ^= 0x01;
+}
+
+static void b64_put(const uint8_t *p, size_t n, char *out)
+{
+	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		size_t k = n - i >= 3 ? 4 : n - i + 1; /* '=' padding left out, as SIPE writes it */
+		for (size_t j = 0; j < k; j++)
+			out[o++] = set[(v >> (18 - 6 * j)) & 63];
+	}
+	out[o] = 0;
+}
+
+/* The base64 identifier (host: k = 0, relayed: k = 1) and password of one side's credentials. */
+static void ms_cred_b64(const uint8_t *raw, unsigned k, char id[ICE_MS_ID_B64 + 1],
+			char pwd[ICE_MS_PWD_B64 + 1])
+{
+	uint8_t v[ICE_MS_ID_MAX];
+
+	memcpy(v, raw, sizeof(v));
+	if (k)
+		v[0] ^= 0x80;
+	b64_put(v, sizeof(v), id);
+	b64_put(raw + ICE_MS_ID_MAX, ICE_MS_PWD_MAX, pwd);
+}
+
+/* A create command carries the credentials its leg's draft-06 lines advertise. */
+static void ms_cred_cfg(struct dp_leg_cfg *cfg, const uint8_t *raw)
+{
+	for (unsigned k = 0; k < 2; k++)
+		ms_cred_b64(raw, k, cfg->ms_id[k], cfg->ms_pwd[k]);
 }
 
 static uint32_t hash_str(const char *s)
@@ -692,7 +745,10 @@ static unsigned relay_cands(struct ctl *c, const struct ctl_call *call, const st
 		 * server-reflexive candidate (RFC 8445 §5.1.1.2), advertised for the peer's sake;
 		 * its base is the host candidate, so it adds no pair of its own (§6.1.2.4) */
 		ice_addr_set_v4(&host, ip, (uint16_t)(port + comp - 1));
-		if (ctl_turn_mapped(c->turn, call->worker, slot, comp, &mapped) == 0 &&
+		/* (not for draft-06 legs: a candidate there carries its own identifier, which
+		 * the agent would not know for one that is not its own local candidate) */
+		if (d != ICE_DIALECT_MSICE &&
+		    ctl_turn_mapped(c->turn, call->worker, slot, comp, &mapped) == 0 &&
 		    mapped.family == ICE_AF_INET && !ice_addr_eq(&mapped, &host)) {
 			memset(sc, 0, sizeof(*sc));
 			sc->component = comp;
@@ -778,6 +834,7 @@ static void leg_b_create(struct ctl *c, const struct ctl_call *call, unsigned i,
 	cb->cfg.trace = c->cfg.trace_legs;
 	cb->cfg.clock_hz = 8000;
 	cb->cfg.ice_cfg.dialect = dialect;
+	ms_cred_cfg(&cb->cfg, m->ms_b);
 	cb->cfg.ice_cfg.role = ICE_ROLE_CONTROLLING;
 	cb->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;
 	snprintf(cb->rc_msid[DP_CMD_MAX_RC - 1], 65, "%s", m->ufrag_b);
@@ -805,6 +862,8 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 {
 	struct ctl_sdp_rewrite rw;
 	static struct sdp_candidate cands[CTL_CALL_MEDIA][6];
+	static char ms_id[CTL_CALL_MEDIA][2][ICE_MS_ID_B64 + 1];
+	static char ms_pwd[CTL_CALL_MEDIA][2][ICE_MS_PWD_B64 + 1];
 
 	memset(&rw, 0, sizeof(rw));
 	rw.ice = r->ice == NG_ICE_REMOVE ? CTL_ICE_REMOVE :
@@ -835,6 +894,12 @@ static long rewrite(struct ctl *c, const struct ng_request *r, struct ctl_call *
 		if (ice) {
 			lo->ufrag = side_b ? m->ufrag_b : m->ufrag_a;
 			lo->pwd = side_b ? m->pwd_b : m->pwd_a;
+			/* what the leg's MS-ICE agent was given (ms_cred_cfg) */
+			for (unsigned k = 0; k < 2; k++) {
+				ms_cred_b64(side_b ? m->ms_b : m->ms_a, k, ms_id[i][k], ms_pwd[i][k]);
+				lo->ms_id[k] = ms_id[i][k];
+				lo->ms_pwd[k] = ms_pwd[i][k];
+			}
 			lo->n_cand = 0;
 			if (!(side_b ? m->relay_only_b : m->relay_only_a))
 				lo->n_cand = host_cands(cands[i], ip, port, m->mux);
@@ -1224,6 +1289,8 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		rnd_token(c, m->pwd_a, 24);
 		rnd_token(c, m->ufrag_b, 8);
 		rnd_token(c, m->pwd_b, 24);
+		ms_cred_draw(c, m->ms_a);
+		ms_cred_draw(c, m->ms_b);
 		da = sdp_dialect(r, c->sdp, i, fb);
 		m->dialect_a = (uint8_t)da;
 		m->dialect_b = ICE_DIALECT_RFC8445;
@@ -1261,6 +1328,7 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		describe_remote(ca, pm, da);
 		snprintf(m->peer_ufrag_a, sizeof(m->peer_ufrag_a), "%.*s", ICE_UFRAG_MAX, pm->ice.ufrag);
 		ca->cfg.ice_cfg.dialect = da;
+		ms_cred_cfg(&ca->cfg, m->ms_a);
 		ca->cfg.ice_cfg.role = ICE_ROLE_CONTROLLED;
 		ca->cfg.ice_cfg.nomination = ICE_NOM_REGULAR;
 		snprintf(ca->cfg.rufrag, sizeof(ca->cfg.rufrag), "%s", ca->rufrag);
@@ -1278,10 +1346,9 @@ static long do_offer(struct ctl *c, const struct ng_request *r, char *out, size_
 		m->ice_a = m->ice_a && (ca->cfg.ice || r->ice == NG_ICE_FORCE);
 		/* relays for leg a too (it faces the offerer; the answer advertises them):
 		 * allocated now, beside leg b's, given to its agent as they come (it pairs them
-		 * while its checks run). Not for an MS-ICE (draft-06) leg, whose candidates carry
-		 * per-candidate credentials the rewrite does not write for relays. */
-		m->relay_a = ca->cfg.ice && m->ice_a && da != ICE_DIALECT_MSICE &&
-			     ctl_turn_servers(c->turn);
+		 * while its checks run). An MS-ICE (draft-06) leg's relays take the relayed
+		 * identifier of its credentials (ms_cred_cfg), which the answer writes for them. */
+		m->relay_a = ca->cfg.ice && m->ice_a && ctl_turn_servers(c->turn);
 
 		/* leg b faces the answerer: it waits for the answer. RFC 8445 until the answer
 		 * says otherwise (answer_leg_b makes it again in the answerer's dialect). */

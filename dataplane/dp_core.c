@@ -257,6 +257,12 @@ static int add_leg(struct dp_core *c, const struct dp_leg_cfg *cfg, uint32_t idx
 		r = ice_agent_init(&l->agent, &ic);
 		if (r)
 			return -EINVAL;
+		/* MS-ICE: the checks must use what the draft-06 lines said (ice_agent.h) */
+		for (unsigned k = 0; k < 2 && ic.dialect == ICE_DIALECT_MSICE; k++)
+			if (cfg->ms_id[k][0] &&
+			    ice_agent_set_local_ms_cred(&l->agent, k ? ICE_CAND_RELAY : ICE_CAND_HOST,
+							cfg->ms_id[k], cfg->ms_pwd[k]) < 0)
+				return -EINVAL;
 		for (uint8_t comp = 1; comp <= l->ncomp && !cfg->relay_only; comp++) {
 			ice_addr_set_v4(&host, c->ips[cfg->iface], (uint16_t)(cfg->port + comp - 1));
 			if (ice_agent_add_local(&l->agent, comp, ICE_CAND_HOST, &host, -1, 65535) < 0)

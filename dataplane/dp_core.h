@@ -88,6 +88,9 @@ struct dp_leg_cfg {
 	uint32_t clock_hz;        /* RTP clock for jitter, 8000 default */
 	uint8_t iface;            /* media interface (local address) index; 0 = the first */
 	bool relay_only;          /* ICE=force-relay: no host candidates, relays come later */
+	/* MS-ICE: the draft-06 identifier and password (base64) the control plane advertised
+	 * for the host candidates [0] and the relayed ones [1]; "" = the agent draws them */
+	char ms_id[2][ICE_MS_ID_B64 + 1], ms_pwd[2][ICE_MS_PWD_B64 + 1];
 };
 
 struct dp_leg {

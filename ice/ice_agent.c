@@ -329,6 +329,15 @@ static void fnd_string(const struct ice_cand *c, const struct ice_addr *base, ch
 
 static void pair_local(struct ice_agent *a, uint64_t now, unsigned l);
 
+/* MS-ICE: a local candidate of component comp uses credential slot s. */
+static bool ms_cred_comp_used(const struct ice_agent *a, unsigned s, uint8_t comp)
+{
+	for (unsigned i = 0; i < a->nlocal; i++)
+		if (a->local[i].cred == s && (comp == 0 || a->local[i].comp == comp))
+			return true;
+	return false;
+}
+
 int ice_agent_add_local(struct ice_agent *a, uint8_t comp, enum ice_cand_type type,
 			const struct ice_addr *addr, int base_idx, uint16_t local_pref)
 {
@@ -371,6 +380,11 @@ int ice_agent_add_local_at(struct ice_agent *a, uint64_t now, uint8_t comp,
 				c->cred = a->local[i].cred;
 				break;
 			}
+		/* credentials the control plane chose for this type (set_local_ms_cred), unless
+		 * a candidate of this component holds them already */
+		for (unsigned s = 0; s < a->nlocal_ms && c->cred == NONE; s++)
+			if (a->ms_local_type[s] == (uint8_t)type + 1 && !ms_cred_comp_used(a, s, comp))
+				c->cred = (uint8_t)s;
 		if (c->cred == NONE) {
 			struct ice_ms_cred *mc;
 			if (a->nlocal_ms == ICE_MAX_LOCAL / 2)
@@ -401,6 +415,45 @@ int ice_agent_add_local_at(struct ice_agent *a, uint64_t now, uint8_t comp,
 	if (a->state == ICE_STATE_RUNNING && type != ICE_CAND_PRFLX)
 		pair_local(a, now, idx);
 	return (int)idx;
+}
+
+int ice_agent_set_local_ms_cred(struct ice_agent *a, enum ice_cand_type type, const char *id_b64,
+				const char *pwd_b64)
+{
+	uint8_t id[ICE_MS_ID_MAX + 8], pwd[ICE_MS_PWD_MAX + 8];
+	unsigned slot = NONE;
+	int il, pl;
+
+	if (a->cfg.dialect != ICE_DIALECT_MSICE || (unsigned)type > ICE_CAND_RELAY || !id_b64 ||
+	    !pwd_b64)
+		return ICE_E_INVAL;
+	il = b64_decode(id_b64, id, sizeof(id));
+	pl = b64_decode(pwd_b64, pwd, sizeof(pwd));
+	if (il <= 0 || il > ICE_MS_ID_MAX || pl <= 0 || pl > ICE_MS_PWD_MAX ||
+	    memchr(id, ':', (size_t)il))
+		return ICE_E_INVAL;
+	/* the slot preset for this type, else the one a candidate of this type drew */
+	for (unsigned s = 0; s < a->nlocal_ms && slot == NONE; s++)
+		if (a->ms_local_type[s] == (uint8_t)type + 1)
+			slot = s;
+	for (unsigned i = 0; i < a->nlocal && slot == NONE; i++)
+		if (a->local[i].type == (uint8_t)type && a->local[i].cred != NONE)
+			slot = a->local[i].cred;
+	/* the identifier names one candidate: checks find their local credentials by it */
+	for (unsigned s = 0; s < a->nlocal_ms; s++)
+		if (s != slot && a->ms_local[s].idlen == il && !memcmp(a->ms_local[s].id, id, (size_t)il))
+			return ICE_E_INVAL;
+	if (slot == NONE) {
+		if (a->nlocal_ms == ICE_MAX_LOCAL / 2)
+			return ICE_E_FULL;
+		slot = a->nlocal_ms++;
+	}
+	memcpy(a->ms_local[slot].id, id, (size_t)il);
+	memcpy(a->ms_local[slot].pwd, pwd, (size_t)pl);
+	a->ms_local[slot].idlen = (uint8_t)il;
+	a->ms_local[slot].pwdlen = (uint8_t)pl;
+	a->ms_local_type[slot] = (uint8_t)type + 1;
+	return 0;
 }
 
 int ice_agent_local_ms_cred(struct ice_agent *a, int cand, char *id_b64, size_t idlen,
@@ -1548,6 +1601,9 @@ static int ms_find_local(const struct ice_agent *a, const uint8_t *u, uint16_t u
 {
 	for (unsigned i = 0; i < a->nlocal_ms; i++) {
 		const struct ice_ms_cred *c = &a->ms_local[i];
+		/* a preset slot no candidate took yet names nothing the peer was given */
+		if (a->ms_local_type[i] && !ms_cred_comp_used(a, i, 0))
+			continue;
 		if (ul > c->idlen && !memcmp(u, c->id, c->idlen) && u[c->idlen] == ':') {
 			/* local ":" comp ":" remote ":" comp */
 			const uint8_t *rest = u + c->idlen + 1;
@@ -1985,6 +2041,7 @@ int ice_agent_restart(struct ice_agent *a, uint64_t now, const char *ufrag, cons
 	struct ice_config cfg = a->cfg;
 	struct ice_cand local[ICE_MAX_LOCAL];
 	struct ice_ms_cred ms_local[ICE_MAX_LOCAL / 2];
+	uint8_t ms_type[ICE_MAX_LOCAL / 2];
 	uint8_t nlocal = a->nlocal, nms = a->nlocal_ms, role = a->role;
 	uint64_t tb = a->tie_breaker;
 	struct ice_stats st = a->stats;
@@ -1994,6 +2051,7 @@ int ice_agent_restart(struct ice_agent *a, uint64_t now, const char *ufrag, cons
 		return ICE_E_INVAL;
 	memcpy(local, a->local, sizeof(local));
 	memcpy(ms_local, a->ms_local, sizeof(ms_local));
+	memcpy(ms_type, a->ms_local_type, sizeof(ms_type));
 	cfg.ufrag = ufrag;
 	cfg.pwd = pwd;
 	cfg.role = (enum ice_role)role;
@@ -2006,6 +2064,7 @@ int ice_agent_restart(struct ice_agent *a, uint64_t now, const char *ufrag, cons
 		if (local[i].type != ICE_CAND_PRFLX)
 			a->local[a->nlocal++] = local[i];
 	memcpy(a->ms_local, ms_local, sizeof(ms_local));
+	memcpy(a->ms_local_type, ms_type, sizeof(ms_type));
 	a->nlocal_ms = nms;
 	a->stats = st;
 	if (tracing(a))

@@ -21,6 +21,8 @@
 #define ICE_PWD_MAX 64
 #define ICE_MS_ID_MAX 32        /* decoded MS-ICE candidate identifier (base64 of 32 bytes) */
 #define ICE_MS_PWD_MAX 16
+#define ICE_MS_ID_B64 43        /* its base64 form in SDP, '=' padding stripped */
+#define ICE_MS_PWD_B64 22
 #define ICE_EVQ 16
 #define ICE_EARLY 4             /* requests cached before the remote candidates arrive */
 
@@ -184,6 +186,7 @@ struct ice_agent {
 	uint8_t peer_impl_version;           /* MS-ICE2: peer showed IMPLEMENTATION-VERSION */
 	uint8_t ms_got_req, ms_got_resp;     /* MS-ICE 3 s rule */
 	uint8_t final_sent;
+	uint8_t ms_local_type[ICE_MAX_LOCAL / 2]; /* MS-ICE: preset for type + 1, 0 = drawn */
 	uint64_t start_us, check_deadline_us, next_check_us, nominate_at_us;
 	uint64_t consent_next_us[ICE_MAX_COMPS], consent_ok_us[ICE_MAX_COMPS];
 	uint64_t last_tx_us[ICE_MAX_COMPS];
@@ -249,6 +252,18 @@ int ice_agent_add_local_at(struct ice_agent *a, uint64_t now_us, uint8_t comp,
 /** MS-ICE: local candidate credentials (base64 strings as in SDP); generated when unset. */
 int ice_agent_local_ms_cred(struct ice_agent *a, int cand, char *id_b64, size_t idlen,
 			    char *pwd_b64, size_t pwdlen);
+
+/**
+ * MS-ICE: the identifier and password (base64, as the draft-06 lines advertise them) that
+ * the local candidates of a type take, shared by their components: a candidate of that type
+ * already added takes them now, later ones when added. The identifier decodes to 1 ..
+ * ICE_MS_ID_MAX bytes with no ':' and differs from the other local ones, the password to 1 ..
+ * ICE_MS_PWD_MAX bytes. A component that already has a candidate of the type with these
+ * credentials makes the next one draw its own. Returns 0, ICE_E_INVAL (bad strings, not
+ * MS-ICE) or ICE_E_FULL (every credential slot taken).
+ */
+int ice_agent_set_local_ms_cred(struct ice_agent *a, enum ice_cand_type type, const char *id_b64,
+				const char *pwd_b64);
 
 /** Remote ufrag / pwd (RFC and MS-ICE2). */
 int ice_agent_set_remote_credentials(struct ice_agent *a, const char *ufrag, const char *pwd);

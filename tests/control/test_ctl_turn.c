@@ -12,6 +12,8 @@
 #include <cmocka.h>
 #include <errno.h>
 
+#include "ctl_sdp.h"
+#include "sdp.h"
 #include "ctl_session.h"
 #include "ctl_turn.h"
 #include "dp_cmd.h"
@@ -321,6 +323,21 @@ static const char offer_sdp[] =
 	"a=rtcp-mux\r\n"
 	"a=candidate:1 1 UDP 2130706431 192.0.2.10 40000 typ host\r\n";
 
+/* [MS-ICE] (OCS 2007): draft-06 candidates carrying a 32-byte identifier and a 16-byte
+ * password, base64 without padding */
+static const char msice_offer_sdp[] =
+	"v=0\r\n"
+	"o=alice 1 1 IN IP4 192.0.2.10\r\n"
+	"s=-\r\n"
+	"c=IN IP4 192.0.2.10\r\n"
+	"t=0 0\r\n"
+	"m=audio 40000 RTP/AVP 0\r\n"
+	"a=rtcp-mux\r\n"
+	"a=candidate:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA 1 ZGVmZ2hpamtsbW5vcHFycw UDP 0.830 "
+	"192.0.2.10 40000\r\n";
+
+static const char *offer_body = offer_sdp;
+
 static const char answer_sdp[] =
 	"v=0\r\n"
 	"o=bob 1 1 IN IP4 198.51.100.20\r\n"
@@ -420,7 +437,7 @@ static void offer_deferred(struct fake *f, const char *cookie, const char *calli
 	const struct ng_benc_node *dict;
 	struct ctl_peer peer = {.len = 3, .addr = {7, 8, 9}}, got;
 	bool pending;
-	size_t n = ng_msg(msg, sizeof(msg), cookie, "offer", callid, NULL, offer_sdp, ice), rl;
+	size_t n = ng_msg(msg, sizeof(msg), cookie, "offer", callid, NULL, offer_body, ice), rl;
 	char res[32];
 
 	rl = ctl_handle_from(f->ctl, msg, n, out, sizeof(out), f->now_ms, &peer, &pending);
@@ -767,6 +784,66 @@ static void test_leg_a_relay_in_answer(void **state)
 	assert_int_equal(f.srv[0].last_lifetime, 0);
 	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->active, 0);
 	assert_int_equal(ctl_turn_stats(ctl_turn_mgr(f.ctl))->released, 2);
+	assert_int_equal(f.failed, 0);
+	ctl_free(f.ctl);
+	dp_core_free(&f.core, free);
+}
+
+/* TURN configured, an MS-ICE (draft-06) offerer: leg a's relay is advertised in the answer
+ * as a draft-06 line of its own, whose identifier and password are those leg a's agent checks
+ * and answers with on the relay, as the host line's are on the host candidate. */
+static void test_leg_a_msice_relay_credentials(void **state)
+{
+	static struct fake f;
+	static struct ctl_sdp s;
+	struct ctl_turn_cfg tc;
+	static char sdp[8192], warn[256], out[65536];
+	const struct dp_leg *la;
+	unsigned seen = 0;
+	bool pending;
+	size_t n;
+
+	(void)state;
+	turn_cfg(&tc);
+	ice_addr_parse(&tc.server[tc.n_server++], "192.0.2.200:3478");
+	mk(&f, &tc);
+	add_srv(&f, NULL, "192.0.2.200:3478", "192.0.2.200:49152");
+	offer_body = msice_offer_sdp;
+	offer_deferred(&f, "o9", "call-ms@x", NULL, 500, sdp, sizeof(sdp), warn, sizeof(warn));
+	offer_body = offer_sdp;
+	la = leg_named(&f, "0a");
+	assert_non_null(la);
+	assert_int_equal(la->agent.cfg.dialect, ICE_DIALECT_MSICE);
+	assert_int_equal(la->agent.nlocal, 2);
+	assert_int_equal(la->agent.local[1].type, ICE_CAND_RELAY);
+
+	n = answer(&f, "a9", "call-ms@x", NULL, out, sizeof(out), &pending);
+	assert_false(pending);
+	reply_sdp(out, n, "a9", sdp, sizeof(sdp), warn, sizeof(warn));
+	assert_null(strstr(sdp, "a=ice-ufrag"));
+	assert_int_equal(ctl_sdp_parse(&s, sdp, strlen(sdp)), 0);
+	for (unsigned i = 0; i < s.media[0].sdp->ice.n_cand; i++) {
+		const struct sdp_candidate *sc = &s.media[0].sdp->ice.cand[i];
+		char id[64], pwd[32];
+		int k = ice_addr_v4(&sc->addr) == 0xc00002c8u ? 1 : 0; /* 192.0.2.200: the relay */
+
+		assert_int_equal(sc->form, SDP_FORM_DRAFT06);
+		assert_int_equal(ice_agent_local_ms_cred((struct ice_agent *)&la->agent, k, id, sizeof(id),
+							 pwd, sizeof(pwd)), 0);
+		assert_string_equal(sc->foundation, id);
+		assert_string_equal(sc->password, pwd);
+		assert_int_equal(sc->qvalue, k ? 450 : 830);
+		seen |= 1u << k;
+	}
+	assert_int_equal(seen, 3);
+	/* one identifier per candidate */
+	{
+		char id0[64], id1[64], pw[32];
+		ice_agent_local_ms_cred((struct ice_agent *)&la->agent, 0, id0, sizeof(id0), pw, sizeof(pw));
+		ice_agent_local_ms_cred((struct ice_agent *)&la->agent, 1, id1, sizeof(id1), pw, sizeof(pw));
+		assert_string_not_equal(id0, id1);
+	}
+	assert_int_equal(ice_agent_state(&la->agent), ICE_STATE_RUNNING);
 	assert_int_equal(f.failed, 0);
 	ctl_free(f.ctl);
 	dp_core_free(&f.core, free);
@@ -1127,6 +1204,7 @@ int main(void)
 		cmocka_unit_test(test_several_servers_failover),
 		cmocka_unit_test(test_srflx_behind_nat),
 		cmocka_unit_test(test_leg_a_relay_in_answer),
+		cmocka_unit_test(test_leg_a_msice_relay_credentials),
 		cmocka_unit_test(test_leg_a_deferred_answer),
 		cmocka_unit_test(test_leg_a_unreachable),
 		cmocka_unit_test(test_leg_a_force_relay_answer),

@@ -632,6 +632,63 @@ static bool relay_only_path(struct simnet *n, struct sim_pkt *p)
 	return r->family && (ice_addr_eq(&p->from, r) || ice_addr_eq(&p->to, r));
 }
 
+static uint64_t cred_rng(void *ctx)
+{
+	uint64_t *x = ctx;
+
+	*x = *x * 6364136223846793005ull + 1442695040888963407ull;
+	return *x >> 11;
+}
+
+/* [MS-ICE] credentials chosen by the caller (the control plane, which advertised them):
+ * the candidates of a type take them, whether added before or after; the components share
+ * them; bad strings, a ':' in the identifier or a duplicate identifier are refused. */
+static void test_ms_ice_set_local_cred(void **st)
+{
+	/* 32 bytes 0x01..0x20 and 16 bytes 0x64..0x73; the relay's starts with 0x81 */
+	static const char hid[] = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+	static const char rid[] = "gQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+	static const char pw[] = "ZGVmZ2hpamtsbW5vcHFycw";
+	static struct ice_agent a;
+	uint64_t seed = 7;
+	struct ice_config cfg = {.dialect = ICE_DIALECT_MSICE, .ncomp = 2, .rng = cred_rng,
+				 .rng_ctx = &seed};
+	struct ice_addr h1, h2, r1;
+	char id[64], p[32];
+
+	(void)st;
+	ice_addr_set_v4(&h1, 0xc0000201u, 5000);
+	ice_addr_set_v4(&h2, 0xc0000201u, 5001);
+	ice_addr_set_v4(&r1, 0xc00002c8u, 49152);
+	assert_int_equal(ice_agent_init(&a, &cfg), 0);
+	/* host: set before its candidates; relay: after */
+	assert_int_equal(ice_agent_set_local_ms_cred(&a, ICE_CAND_HOST, hid, pw), 0);
+	assert_int_equal(ice_agent_add_local(&a, 1, ICE_CAND_HOST, &h1, -1, 65535), 0);
+	assert_int_equal(ice_agent_add_local(&a, 2, ICE_CAND_HOST, &h2, -1, 65535), 1);
+	assert_int_equal(ice_agent_add_local(&a, 1, ICE_CAND_RELAY, &r1, -1, 10), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ice_agent_local_ms_cred(&a, i, id, sizeof(id), p, sizeof(p)), 0);
+		assert_string_equal(id, hid);
+		assert_string_equal(p, pw);
+	}
+	assert_int_equal(ice_agent_local_ms_cred(&a, 2, id, sizeof(id), p, sizeof(p)), 0);
+	assert_string_not_equal(id, rid); /* drawn */
+	assert_int_equal(ice_agent_set_local_ms_cred(&a, ICE_CAND_RELAY, rid, pw), 0);
+	assert_int_equal(ice_agent_local_ms_cred(&a, 2, id, sizeof(id), p, sizeof(p)), 0);
+	assert_string_equal(id, rid);
+	/* refused: the host's identifier again, a ':' (0x3a) inside, too long, not base64, RFC */
+	assert_int_equal(ice_agent_set_local_ms_cred(&a, ICE_CAND_SRFLX, hid, pw), ICE_E_INVAL);
+	assert_int_equal(ice_agent_set_local_ms_cred(&a, ICE_CAND_SRFLX, "OjoA", pw), ICE_E_INVAL);
+	assert_int_equal(ice_agent_set_local_ms_cred(&a, ICE_CAND_SRFLX, hid,
+						     "ZGVmZ2hpamtsbW5vcHFyc3R1"), ICE_E_INVAL);
+	assert_int_equal(ice_agent_set_local_ms_cred(&a, ICE_CAND_SRFLX, "@@@@", pw), ICE_E_INVAL);
+	cfg.dialect = ICE_DIALECT_RFC8445;
+	cfg.ufrag = "abcd";
+	cfg.pwd = "0123456789abcdefghijkl";
+	assert_int_equal(ice_agent_init(&a, &cfg), 0);
+	assert_int_equal(ice_agent_set_local_ms_cred(&a, ICE_CAND_HOST, hid, pw), ICE_E_INVAL);
+}
+
 /* B learns A's late candidate idx as a trickled remote one (as signalling would carry it). */
 static void trickle_to_b(struct pairsim *s, int idx)
 {
@@ -863,6 +920,7 @@ int main(void)
 		cmocka_unit_test(test_ms_ice2_legacy_fp_duplicates),
 		cmocka_unit_test(test_ms_ice_timers),
 		cmocka_unit_test(test_ms_ice_pair_valid_once),
+		cmocka_unit_test(test_ms_ice_set_local_cred),
 		cmocka_unit_test(test_integrity_failure),
 		cmocka_unit_test(test_unknown_username_and_garbage),
 		cmocka_unit_test(test_early_request_replayed),
