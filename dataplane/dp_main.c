@@ -363,6 +363,22 @@ static inline void route(struct worker *w, struct rte_mbuf *m, uint64_t now)
 	ho_add(w, (unsigned)o, m);
 }
 
+/* Software mode: the worker's clock moves to a frame's capture time (never back, for a
+ * capture that steps back in time) and the timers due by then fire. */
+static inline uint64_t pcap_advance(struct worker *w, const struct rte_mbuf *m)
+{
+	uint64_t now = pkt_time_us(m, w->last_us);
+
+	if (now < w->last_us)
+		now = w->last_us;
+	if (!w->first_us)
+		w->first_us = now;
+	w->last_us = now;
+	dp_core_timers(&w->core, now);
+	w->core.now = now;
+	return now;
+}
+
 /* Frames other workers handed over, processed as this worker's own rx. In software mode
  * each carries its capture time (the rx timestamp dynfield travels with the mbuf). */
 static inline unsigned handoff_poll(struct worker *w, uint64_t now)
@@ -373,16 +389,8 @@ static inline unsigned handoff_poll(struct worker *w, uint64_t now)
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
-		if (O.pcap_clock) {
-			now = pkt_time_us(m[i], w->last_us);
-			if (now < w->last_us)
-				now = w->last_us;
-			if (!w->first_us)
-				w->first_us = now;
-			w->last_us = now;
-			dp_core_timers(&w->core, now);
-			w->core.now = now;
-		}
+		if (O.pcap_clock)
+			now = pcap_advance(w, m[i]);
 		handle(w, m[i], now);
 	}
 	w->handoff_in += n;
@@ -480,14 +488,7 @@ static int worker_main(void *arg)
 			}
 			idle = 0;
 			for (uint16_t i = 0; i < n; i++) {
-				now = pkt_time_us(pkts[i], w->last_us);
-				if (now < w->last_us)
-					now = w->last_us; /* a capture that steps back in time */
-				if (!w->first_us)
-					w->first_us = now;
-				w->last_us = now;
-				dp_core_timers(&w->core, now);
-				w->core.now = now;
+				now = pcap_advance(w, pkts[i]);
 				w->rx_frames++;
 				route(w, pkts[i], now);
 			}
