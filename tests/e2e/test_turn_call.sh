@@ -121,15 +121,6 @@ start_icegw() {
 	[ $up = 1 ] || fail "icegw does not answer ARP for $GW"
 }
 
-stop_icegw() {
-	kill -INT $icegw_pid 2>/dev/null
-	wait_pid $icegw_pid 20 || fail "icegw did not stop on SIGINT"
-	[ "$wait_rc" = 0 ] || fail "icegw exited $wait_rc"
-	drop_pid $icegw_pid
-	# a sanitizer build reports UBSan findings without changing the exit status
-	! grep -q 'runtime error:\|AddressSanitizer' "$work"/icegw-*.log || fail "sanitizer report in icegw's log"
-}
-
 turn_opts() {
 	echo --turn-server "$1" --turn-username alice --turn-password "${2:-secret}"
 }

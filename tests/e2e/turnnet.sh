@@ -79,3 +79,12 @@ setup_net() {
 	nsx "$NS_T" ethtool -K vt tx off >/dev/null || fail "ethtool -K vt tx off"
 }
 
+# stop_icegw: SIGINT, a clean exit within 20 s, and no sanitizer report in its logs
+stop_icegw() {
+	kill -INT $icegw_pid 2>/dev/null
+	wait_pid $icegw_pid 20 || fail "icegw did not stop on SIGINT"
+	[ "$wait_rc" = 0 ] || fail "icegw exited $wait_rc"
+	drop_pid $icegw_pid
+	# a sanitizer build reports UBSan findings without changing the exit status
+	! grep -q 'runtime error:\|AddressSanitizer' "$work"/icegw-*.log || fail "sanitizer report in icegw's log"
+}
